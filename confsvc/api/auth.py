@@ -1,0 +1,72 @@
+"""Bearer-token authentication for /api/v1 and the request's language.
+
+The middleware resolves ``Authorization: Bearer TOKEN`` to a ``Person`` and stores it in
+``request.scope["user"]``; routes that need a caller depend on ``current_person``.
+Role guards are small functions that the handlers list in ``guards=``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from confsvc.db.models import Person
+from confsvc.directory.services import DirectoryService
+from confsvc.i18n import negotiate, normalise_locale, set_locale
+from confsvc.i18n import gettext as _
+
+
+class LocaleMiddleware(ASGIMiddleware):
+    """Set the request's language from Accept-Language before anything else runs."""
+
+    scopes = ()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+            default = scope["app"].state.settings.default_locale
+            set_locale(negotiate(header, default=default))
+        await next_app(scope, receive, send)
+
+
+async def current_person(request: Request[Any, Any, Any]) -> Person:
+    """Return the authenticated caller; raise 401 when the token is missing or invalid."""
+    person = request.scope.get("state", {}).get("person")
+    if person is not None:
+        return person
+    header = request.headers.get("authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException()
+    session_maker = request.app.state.session_maker
+    async with session_maker() as session:
+        person = await DirectoryService(session).authenticate_token(token.strip())
+        await session.commit()
+    if person is None:
+        raise NotAuthorizedException()
+    preferred = normalise_locale(person.locale)
+    if preferred and not request.headers.get("accept-language"):
+        set_locale(preferred)
+    request.scope.setdefault("state", {})["person"] = person
+    return person
+
+
+def require_roles(*roles: str) -> Any:
+    """Build a guard that lets a caller with any of ``roles`` (or admin) through."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+        person = await current_person(connection)  # type: ignore[arg-type]
+        held = set(person.roles or [])
+        if "admin" not in held and not held.intersection(roles):
+            raise PermissionDeniedException(_("this needs the role: {roles}", roles=" or ".join(roles)))
+
+    return guard
+
+
+admin_only = require_roles("admin")

@@ -1,0 +1,124 @@
+"""RFC 9457 problem details for every error the API returns.
+
+Domain errors, Litestar's own HTTP errors and request-validation errors all go through
+``problem_response``; ``detail`` is in the request's language. Unexpected exceptions
+are logged with an error id, and the client sees only that id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from confsvc.errors import ConfsvcError, Conflict, NotFound, ValidationFailed
+from confsvc.i18n import gettext as _
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(status: int, detail: str, *, title: str | None = None, **extra: Any) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "status": status,
+        "title": _(title or _TITLES.get(status, "Error")),
+        "detail": detail,
+    }
+    body.update(extra)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _validation_params(exc: ValidationException) -> list[dict[str, str]]:
+    params = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "body")
+        message = str(item.get("message") or "invalid value")
+        # msgspec reports nested paths as "$.attendees[0].email"; the field name is enough.
+        path = re.search(r"at `\$\.?([^`]*)`", message)
+        name = path.group(1) if path and path.group(1) else key
+        reason = re.sub(r"\s*-\s*at `\$[^`]*`", "", message)
+        params.append({"name": name, "reason": reason})
+    if not params and exc.detail:
+        params.append({"name": "body", "reason": str(exc.detail)})
+    return params
+
+
+def handle_confsvc_error(request: Request[Any, Any, Any], exc: ConfsvcError) -> Response[dict[str, Any]]:
+    if isinstance(exc, NotFound):
+        return problem(404, _("{kind} not found", kind=_(exc.kind)), title="Not found")
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationFailed):
+        extra["invalid_params"] = exc.invalid_params
+    if isinstance(exc, Conflict):
+        extra.update(exc.extra)
+    if exc.status_code >= 500:
+        return handle_unexpected(request, exc)
+    logger.info("request rejected path=%s status=%d error=%s", request.url.path, exc.status_code, type(exc).__name__)
+    return problem(exc.status_code, str(exc), title=exc.title, **extra)
+
+
+def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    params = _validation_params(exc)
+    names = ", ".join(p["name"] for p in params)
+    detail = _("invalid input in: {fields}", fields=names) if names else _("the request body is not valid JSON")
+    return problem(400, detail, title="Invalid input", invalid_params=params)
+
+
+def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException):
+        response = problem(401, _("missing or invalid API token; send Authorization: Bearer TOKEN"))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="confsvc"'
+        return response
+    if status == 404:
+        return problem(404, _("no such resource: {path}", path=request.url.path))
+    if status == 405:
+        return problem(405, _("method {method} is not allowed here", method=request.method))
+    if status == 413:
+        return problem(413, _("the request body is too large"))
+    if status >= 500:
+        return handle_unexpected(request, exc)
+    detail = str(exc.detail) if exc.detail else _TITLES.get(status, "Error")
+    return problem(status, _(detail))
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    error_id = uuid.uuid4().hex[:12]
+    logger.exception("unexpected error error_id=%s path=%s", error_id, request.url.path, exc_info=exc)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        _("an unexpected error occurred; quote error id {error_id} when reporting it", error_id=error_id),
+        error_id=error_id,
+    )
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    ConfsvcError: handle_confsvc_error,
+    ValidationException: handle_validation_error,
+    HTTPException: handle_http_error,
+    Exception: handle_unexpected,
+}
