@@ -59,7 +59,13 @@ def _validation_params(exc: ValidationException) -> list[dict[str, str]]:
         message = str(item.get("message") or "invalid value")
         # msgspec reports nested paths as "$.attendees[0].email"; the field name is enough.
         path = re.search(r"at `\$\.?([^`]*)`", message)
-        name = path.group(1) if path and path.group(1) else key
+        unknown = re.search(r"unknown field `([^`]*)`", message)
+        if unknown:
+            name = unknown.group(1)
+        elif path and path.group(1):
+            name = path.group(1)
+        else:
+            name = key
         reason = re.sub(r"\s*-\s*at `\$[^`]*`", "", message)
         params.append({"name": name, "reason": reason})
     if not params and exc.detail:
@@ -102,6 +108,9 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         return problem(413, _("the request body is too large"))
     if status >= 500:
         return handle_unexpected(request, exc)
+    if status == 400:
+        reason = str(exc.detail) if exc.detail else "malformed request"
+        return problem(400, _("the request body is not valid JSON: {reason}", reason=reason), invalid_params=[{"name": "body", "reason": reason}])
     detail = str(exc.detail) if exc.detail else _TITLES.get(status, "Error")
     return problem(status, _(detail))
 

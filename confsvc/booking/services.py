@@ -392,6 +392,11 @@ class MeetingService:
             for slot in slots
         ]
 
+    async def _reload(self, meeting: Meeting) -> Meeting:
+        """Load the meeting and its relationships afresh after a write, without lazy loads."""
+        statement = select(Meeting).where(Meeting.id == meeting.id).execution_options(populate_existing=True)
+        return (await self.session.scalars(statement)).one()
+
     def _uid(self) -> str:
         domain = self.settings.mail.mail_from.rpartition("@")[2] or "confsvc.localhost"
         return f"{uuid.uuid4()}@{domain}"
@@ -453,7 +458,7 @@ class MeetingService:
             "meeting booked meeting_id=%s bridge_id=%s occurrences=%d organiser_id=%s",
             meeting.id, bridge.id, len(slots), organiser.id,
         )
-        return meeting
+        return await self._reload(meeting)
 
     async def update(self, meeting_id: uuid.UUID, data: MeetingUpdate, *, caller: Person, now: datetime | None = None) -> Meeting:
         """Change a meeting or its whole series.
@@ -552,7 +557,7 @@ class MeetingService:
                     attendee.reply_sequence = None
                     attendee.reply_dtstamp = None
         await self.session.flush()
-        await self.session.refresh(meeting)
+        meeting = await self._reload(meeting)
         logger.info("meeting updated meeting_id=%s sequence=%d", meeting.id, meeting.sequence)
         return meeting
 
@@ -592,7 +597,7 @@ class MeetingService:
         meeting.sequence += 1
         meeting.series_ends_at = max(b.ends_at for b in meeting.bookings)
         await self._flush_bookings([slot], bridge=bridge, participants=participants, exclude_meeting_id=None, now=now)
-        await self.session.refresh(meeting)
+        meeting = await self._reload(meeting)
         logger.info("occurrence updated meeting_id=%s recurrence_id=%s", meeting.id, booking.recurrence_id.isoformat())
         return meeting
 
@@ -627,4 +632,4 @@ class MeetingService:
                 booking.active = False
         await self.session.flush()
         logger.info("meeting cancelled meeting_id=%s occurrence=%s", meeting.id, recurrence_id.isoformat() if recurrence_id else "all")
-        return meeting
+        return await self._reload(meeting)

@@ -75,6 +75,11 @@ _RESERVED_HEADERS: Final = frozenset(
 
 _SMTP_URL_VARIABLE: Final = "CONFSVC_SMTP_URL"
 
+# 530 (authentication required) and 538 (encryption required for authentication) arrive
+# as 5xx replies to MAIL FROM, but they point at CONFSVC_SMTP_URL, not at the message:
+# once the operator fixes the setting, a retry succeeds.
+_RELAY_SETUP_CODES: Final = frozenset({530, 538})
+
 
 # --- message building -------------------------------------------------------------------
 
@@ -520,7 +525,8 @@ async def send_message(
             "smtp message rejected",
             extra={**log_fields, "smtp_stage": stage, "smtp_code": exc.code},
         )
-        error_class = PermanentDeliveryError if 500 <= exc.code < 600 else DeliveryError
+        permanent = 500 <= exc.code < 600 and exc.code not in _RELAY_SETUP_CODES
+        error_class = PermanentDeliveryError if permanent else DeliveryError
         raise error_class(f"SMTP server rejected the {stage}: {exc.code} {exc.message}") from exc
     except aiosmtplib.SMTPAuthenticationError as exc:
         logger.error("smtp authentication failed", extra={**log_fields, "smtp_code": exc.code})
