@@ -14,6 +14,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from confsvc.db.models import Person
@@ -25,13 +26,12 @@ from confsvc.i18n import gettext as _
 class LocaleMiddleware(ASGIMiddleware):
     """Set the request's language from Accept-Language before anything else runs."""
 
-    scopes = ()
+    scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope["type"] == "http":
-            header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
-            default = scope["app"].state.settings.default_locale
-            set_locale(negotiate(header, default=default))
+        header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+        default = scope["app"].state.settings.default_locale
+        set_locale(negotiate(header, default=default))
         await next_app(scope, receive, send)
 
 

@@ -7,7 +7,7 @@ Where a day's status comes from, first match wins:
    调休), else ``holidays``, which is official for years whose State Council schedule it
    lists and a rule-based guess without 调休 otherwise;
 3. for other countries: ``holidays`` for that country (rule-based);
-4. for a country neither library knows: Monday to Friday.
+4. for a country that neither library supports: Monday to Friday.
 
 A year without an official schedule is reported by :meth:`WorkdayCalendar.coverage` for
 the admin view and logged as a warning once per (country, year) per process.
@@ -42,8 +42,8 @@ _module_logger = logging.getLogger(__name__)
 CoverageSource = Literal["official", "override", "rules", "weekdays"]
 
 Overrides = Mapping[date, bool] | Callable[[], Mapping[date, bool]]
-"""Day → working (True) or day off (False); a callable is asked on every lookup, so it can
-return a snapshot that the caller refreshes when an administrator edits the table."""
+"""Day → working (True) or day off (False). A callable is called on every lookup, so it can
+return a cached snapshot that the caller refreshes when an administrator edits the table."""
 
 MAX_NON_WORKING_RUN = 3660
 """Consecutive days off after which a search gives up (ten years; only a broken table gets
@@ -64,7 +64,7 @@ class OverrideDay:
 
 @dataclass(frozen=True, slots=True)
 class YearCoverage:
-    """Where the working days of ``year`` come from, with a sentence for the admin view."""
+    """Source of the working days of ``year``, with a sentence for the admin view."""
 
     year: int
     source: CoverageSource
@@ -109,7 +109,7 @@ class WorkdayCalendar:
     loaded lazily per year and cached in the instance.
 
     Raises:
-        ValidationFailed: ``subdivision`` is not one ``holidays`` knows for ``country``.
+        ValidationFailed: ``holidays`` has no such ``subdivision`` for ``country``.
     """
 
     def __init__(
@@ -195,10 +195,10 @@ class WorkdayCalendar:
         """Return the first instant strictly after ``instant`` that is ``local_time`` on a
         working day in ``tz`` (an IANA name or tzinfo), as an aware datetime in ``tz``.
 
-        A ``local_time`` that does not exist on a day (skipped by a DST change) moves forward
-        by the size of the gap, as the wall clock does; an ambiguous one takes its first
-        occurrence. Strictly after, so a reminder sent at 09:00:00 is next due a working day
-        later, never again at the same instant.
+        A ``local_time`` that a DST change skips on that day moves forward by the size of
+        the gap, as the wall clock does. An ambiguous one takes its first occurrence.
+        The result is strictly after ``instant``, so a reminder sent at 09:00:00 is next due
+        a working day later, never again at the same instant.
 
         Raises:
             ValueError: ``instant`` is naive or ``local_time`` carries a tzinfo.
@@ -298,9 +298,7 @@ class WorkdayCalendar:
             )
 
         try:
-            calendar = holidays.country_holidays(
-                self.country, subdiv=self.subdivision, years=year
-            )
+            calendar = holidays.country_holidays(self.country, subdiv=self.subdivision, years=year)
         except (NotImplementedError, KeyError, ValueError) as exc:
             self._logger.warning(
                 "holiday library failed: country=%s year=%s error=%s", self.country, year, exc

@@ -46,11 +46,10 @@ EAST_ASIA_FONT_EN: Final = "宋体"
 RED: Final = RGBColor(0xC0, 0x00, 0x00)
 
 
-def _set_fonts(
-    style_or_run_rpr: BaseStyle, *, latin: str | None, east_asia: str | None
-) -> None:
-    """Set Latin (w:ascii, w:hAnsi) and East Asian (w:eastAsia) fonts on a style."""
-    rpr = style_or_run_rpr.element.get_or_add_rPr()
+def _set_fonts(style: BaseStyle, *, latin: str | None, east_asia: str | None) -> None:
+    """Set Latin (w:ascii, w:hAnsi, w:cs) and East Asian (w:eastAsia) fonts on a style and
+    drop its theme fonts, which Word would prefer."""
+    rpr = style.element.get_or_add_rPr()
     fonts = rpr.get_or_add_rFonts()
     if latin:
         fonts.set(qn("w:ascii"), latin)
@@ -112,7 +111,9 @@ def _paragraph_style(
     return style
 
 
-def _character_style(document: DocumentObject, name: str, *, east_asia: str, bold: bool = False) -> None:
+def _character_style(
+    document: DocumentObject, name: str, *, east_asia: str, bold: bool = False
+) -> None:
     style = document.styles.add_style(name, WD_STYLE_TYPE.CHARACTER)
     _set_fonts(style, latin=None, east_asia=east_asia)
     style.font.bold = bold
@@ -144,7 +145,9 @@ def _add_field(paragraph: Paragraph, instruction: str, placeholder: str) -> None
     end._r.append(char)
 
 
-def _set_a4(document: DocumentObject, *, top: float, bottom: float, left: float, right: float) -> None:
+def _set_a4(
+    document: DocumentObject, *, top: float, bottom: float, left: float, right: float
+) -> None:
     section = document.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
     section.page_width = Mm(210)
@@ -157,7 +160,9 @@ def _set_a4(document: DocumentObject, *, top: float, bottom: float, left: float,
     section.footer_distance = Mm(20)
 
 
-def _labelled(document: DocumentObject, label: str, value: str, *, style: str = "MinutesBody") -> None:
+def _labelled(
+    document: DocumentObject, label: str, value: str, *, style: str = "MinutesBody"
+) -> None:
     paragraph = document.add_paragraph(style=style)
     paragraph.add_run(label, style="MinutesLabel")
     paragraph.add_run(value)
@@ -169,7 +174,9 @@ def _tag(document: DocumentObject, text: str, *, style: str = "MinutesBody") -> 
     document.add_paragraph(text, style=style)
 
 
-def _action_table(document: DocumentObject, headers: Sequence[str], cells: Sequence[str], *, style: str) -> None:
+def _action_table(
+    document: DocumentObject, headers: Sequence[str], cells: Sequence[str], *, style: str
+) -> None:
     """Add the action-item table: a header row, then the {%tr %} loop around one row."""
     table = document.add_table(rows=4, cols=len(headers))
     table.style = document.styles["Table Grid"]
@@ -373,9 +380,7 @@ def build_default_zh() -> DocumentObject:
     )
 
     _tag(document, "{%p if approval.approved_by %}")
-    _labelled(
-        document, "审定：", "{{ approval.approved_by }}　{{ approval.approved_at|date_cn }}"
-    )
+    _labelled(document, "审定：", "{{ approval.approved_by }}　{{ approval.approved_at|date_cn }}")
     _tag(document, "{%p endif %}")
 
     # GB/T 9704: page number in 4号 半角 digits between 一字线, one character (14 pt) in
@@ -409,31 +414,64 @@ def build_business_en() -> DocumentObject:
     _set_fonts(normal, latin=LATIN_FONT_EN, east_asia=EAST_ASIA_FONT_EN)
     normal.font.size = Pt(11)
     _paragraph_style(
-        document, "MinutesBody", latin=LATIN_FONT_EN, east_asia=EAST_ASIA_FONT_EN, size=11,
+        document,
+        "MinutesBody",
+        latin=LATIN_FONT_EN,
+        east_asia=EAST_ASIA_FONT_EN,
+        size=11,
         space_after_pt=4,
     )
     _paragraph_style(
-        document, "MinutesNotes", latin=LATIN_FONT_EN, east_asia=EAST_ASIA_FONT_EN, size=11,
+        document,
+        "MinutesNotes",
+        latin=LATIN_FONT_EN,
+        east_asia=EAST_ASIA_FONT_EN,
+        size=11,
         space_after_pt=6,
     )
     _paragraph_style(
-        document, "MinutesTitle", latin=LATIN_FONT_EN, east_asia=EAST_ASIA_FONT_EN, size=20,
-        bold=True, space_after_pt=2,
+        document,
+        "MinutesTitle",
+        latin=LATIN_FONT_EN,
+        east_asia=EAST_ASIA_FONT_EN,
+        size=20,
+        bold=True,
+        space_after_pt=2,
     )
     _paragraph_style(
-        document, "MinutesNumber", latin=LATIN_FONT_EN, east_asia=EAST_ASIA_FONT_EN, size=11,
+        document,
+        "MinutesNumber",
+        latin=LATIN_FONT_EN,
+        east_asia=EAST_ASIA_FONT_EN,
+        size=11,
         space_after_pt=10,
     )
     _paragraph_style(
-        document, "MinutesHeading", latin=LATIN_FONT_EN, east_asia="黑体", size=13, bold=True,
-        space_before_pt=12, space_after_pt=4,
+        document,
+        "MinutesHeading",
+        latin=LATIN_FONT_EN,
+        east_asia="黑体",
+        size=13,
+        bold=True,
+        space_before_pt=12,
+        space_after_pt=4,
     )
     _paragraph_style(
-        document, "MinutesMark", latin=LATIN_FONT_EN, east_asia="黑体", size=10, bold=True,
-        color=RED, alignment=WD_ALIGN_PARAGRAPH.RIGHT,
+        document,
+        "MinutesMark",
+        latin=LATIN_FONT_EN,
+        east_asia="黑体",
+        size=10,
+        bold=True,
+        color=RED,
+        alignment=WD_ALIGN_PARAGRAPH.RIGHT,
     )
     _paragraph_style(
-        document, "MinutesTable", latin=LATIN_FONT_EN, east_asia=EAST_ASIA_FONT_EN, size=10,
+        document,
+        "MinutesTable",
+        latin=LATIN_FONT_EN,
+        east_asia=EAST_ASIA_FONT_EN,
+        size=10,
     )
     _character_style(document, "MinutesLabel", east_asia="黑体", bold=True)
 

@@ -22,11 +22,11 @@ from confsvc.minutes.templating import W_NS
 
 __all__ = [
     "CJK_RE",
-    "lift_nested_runs",
     "east_asian_rich_text",
     "ensure_east_asian_language",
     "fix_east_asian_fonts",
     "is_east_asian_font",
+    "lift_nested_runs",
     "rich_text_from_segments",
 ]
 
@@ -79,7 +79,7 @@ _EAST_ASIAN_FONT_WORDS: Final = ("cjk", "source han", "wenquanyi", "fzxiaobiaoso
 
 
 def is_east_asian_font(name: str) -> bool:
-    """Whether ``name`` is a CJK font (by its characters or a known Latin name)."""
+    """Return whether ``name`` is a CJK font (by its characters or a known Latin name)."""
     folded = name.casefold()
     if CJK_RE.search(name) or folded in _EAST_ASIAN_FONT_NAMES:
         return True
@@ -264,7 +264,7 @@ def ensure_east_asian_language(styles_root: etree._Element, *, language: str = "
     return True
 
 
-# Element order of w:rPr (CT_RPr in ECMA-376 Part 1, 17.3.2.28); Word rejects other orders.
+# Element order that the CT_RPr schema type of ECMA-376 Part 1 requires inside w:rPr.
 _RPR_ORDER: Final = {
     f"{_W}{name}": position
     for position, name in enumerate(

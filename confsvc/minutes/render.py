@@ -175,7 +175,9 @@ def _docx_values(value: Any) -> Any:
             try:
                 return east_asian_rich_text(rich_text_from_segments(segments))
             except TypeError as exc:
-                raise ValidationFailed.field("richtext", f"invalid rich-text segment: {exc}") from exc
+                raise ValidationFailed.field(
+                    "richtext", f"invalid rich-text segment: {exc}"
+                ) from exc
         return {key: _docx_values(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_docx_values(item) for item in value]
@@ -261,15 +263,26 @@ def _render_repaired(repaired: bytes, values: dict[str, Any], *, east_asia_font:
     except TemplateSyntaxError as exc:
         raise TemplateRejected(
             f"template syntax error: {exc.message}",
-            invalid_params=[{"name": "template", "reason": f"invalid template syntax: {exc.message}"}],
+            invalid_params=[
+                {"name": "template", "reason": f"invalid template syntax: {exc.message}"}
+            ],
         ) from exc
-    except (TemplateError, ValueError, TypeError, LookupError, AttributeError, etree.LxmlError) as exc:
+    except (
+        TemplateError,
+        ValueError,
+        TypeError,
+        LookupError,
+        AttributeError,
+        etree.LxmlError,
+    ) as exc:
         raise TemplateRejected(
             f"template cannot be rendered: {exc}",
             invalid_params=[{"name": "template", "reason": f"rendering failed: {exc}"}],
         ) from exc
 
-    allowed = {marker for text in _strings(values) for marker in _LEFTOVER_MARKERS if marker in text}
+    allowed = {
+        marker for text in _strings(values) for marker in _LEFTOVER_MARKERS if marker in text
+    }
     _finish_document(document, east_asia_font=east_asia_font, allowed_markers=allowed)
 
     output = io.BytesIO()
@@ -297,7 +310,9 @@ def _finish_document(
         fix_east_asian_fonts(root, style_fonts, font=east_asia_font)
         for paragraph in root.iter(f"{_W}p"):
             text = paragraph_text(paragraph)
-            if any(marker in text and marker not in allowed_markers for marker in _LEFTOVER_MARKERS):
+            if any(
+                marker in text and marker not in allowed_markers for marker in _LEFTOVER_MARKERS
+            ):
                 leftovers.append(text)
 
     if leftovers:
@@ -305,7 +320,11 @@ def _finish_document(
         raise TemplateRejected(
             "rendered document still contains template tags",
             invalid_params=[
-                {"name": "template", "reason": f"tag text left after rendering: {text!r}", "paragraph": text}
+                {
+                    "name": "template",
+                    "reason": f"tag text left after rendering: {text!r}",
+                    "paragraph": text,
+                }
                 for text in leftovers
             ],
         )
@@ -353,7 +372,9 @@ def validate_template(data: bytes) -> TemplateReport:
         {"name": path, "reason": "unknown placeholder; see the minutes template guide"}
         for path in analysis.unknown_placeholders
     ]
-    problems += [{"name": f"|{name}", "reason": "unknown filter"} for name in analysis.unknown_filters]
+    problems += [
+        {"name": f"|{name}", "reason": "unknown filter"} for name in analysis.unknown_filters
+    ]
     if problems:
         _reject("template uses unknown placeholders or filters", problems)
 

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Final
+from typing import Any, Final
 
 from icalendar import Calendar
 
@@ -106,7 +106,9 @@ class ImapSettings:
                 _IMAP_URL_VARIABLE, "user name and password are required (imap://user:pass@host)"
             )
         if not (parsed.implicit_tls or parsed.starttls):
-            logger.warning("imap credentials configured without TLS", extra={"imap_host": parsed.host})
+            logger.warning(
+                "imap credentials configured without TLS", extra={"imap_host": parsed.host}
+            )
 
         mailbox = parsed.path.lstrip("/") or "INBOX"
         processed_folder = parsed.options.get("processed_folder") or None
@@ -278,11 +280,12 @@ async def fetch_calendar_messages(
 ) -> list[InboundCalendar]:
     """Fetch the calendars of up to ``limit`` unprocessed messages, oldest first.
 
-    Messages are read with BODY.PEEK, so ``\\Seen`` is left alone. Side effect: a message
-    with no calendar part, a calendar that cannot be read, or more than
-    ``max_message_bytes`` octets gets the ``$ConfsvcSkipped`` keyword so that later polls
-    pass over it; it stays unread for a person to look at. ``timeout`` (seconds) applies to
-    the connection and each command.
+    Messages are read with BODY.PEEK, so ``\\Seen`` is left alone. ``timeout`` (seconds)
+    applies to the connection and each command.
+
+    Side effect: a message without a readable calendar, or larger than ``max_message_bytes``
+    octets, gets the ``$ConfsvcSkipped`` keyword, so later polls pass over it. It stays
+    unread for a person to look at.
 
     Raises:
         MailboxError: the server cannot be reached, the login or a command failed, or the
@@ -328,7 +331,7 @@ async def mark_processed(
 def _fetch_blocking(
     settings: ImapSettings, *, limit: int, max_message_bytes: int, timeout: float
 ) -> list[InboundCalendar]:
-    with _session(settings, timeout=timeout) as (connection, uidvalidity):
+    with _ImapSession(settings, timeout=timeout) as (connection, uidvalidity):
         _require_keywords(connection, settings)
         data = _command(
             connection,
@@ -345,11 +348,11 @@ def _fetch_blocking(
                 skipped.append(uid)
                 continue
             try:
-                calendars = parse_calendar_message(
-                    raw, imap_uid=uid, imap_uidvalidity=uidvalidity
-                )
+                calendars = parse_calendar_message(raw, imap_uid=uid, imap_uidvalidity=uidvalidity)
             except ICalendarError as exc:
-                logger.warning("imap calendar unreadable", extra={"imap_uid": uid, "error": str(exc)})
+                logger.warning(
+                    "imap calendar unreadable", extra={"imap_uid": uid, "error": str(exc)}
+                )
                 calendars = []
             if not calendars:
                 skipped.append(uid)
@@ -369,9 +372,7 @@ def _fetch_blocking(
         return results
 
 
-def _fetch_message(
-    connection: imaplib.IMAP4, uid: str, *, max_message_bytes: int
-) -> bytes | None:
+def _fetch_message(connection: imaplib.IMAP4, uid: str, *, max_message_bytes: int) -> bytes | None:
     """Return the message octets, or None when it is gone or larger than the limit."""
     data = _command(connection, "UID FETCH", connection.uid("FETCH", uid, "(UID RFC822.SIZE)"))
     size_match = next(
@@ -399,7 +400,7 @@ def _mark_blocking(
     timeout: float,
 ) -> None:
     uid_set = ",".join(uids)
-    with _session(settings, timeout=timeout) as (connection, uidvalidity):
+    with _ImapSession(settings, timeout=timeout) as (connection, uidvalidity):
         if uidvalidities - {uidvalidity}:
             raise MailboxError(
                 f"mailbox {settings.mailbox!r} changed UIDVALIDITY since the fetch; "
@@ -436,7 +437,7 @@ def _move(connection: imaplib.IMAP4, uid_set: str, *, folder: str) -> None:
     # would also remove messages that someone else flagged for deletion.
 
 
-class _session:
+class _ImapSession:
     """Context manager that connects, logs in and selects the mailbox (read-write).
 
     Yields ``(connection, uidvalidity)`` and logs out on exit. imaplib and socket errors,
@@ -550,14 +551,14 @@ def _require_keywords(connection: imaplib.IMAP4, settings: ImapSettings) -> None
     )
 
 
-def _command(connection: imaplib.IMAP4, name: str, reply: tuple[str, list]) -> list:  # type: ignore[type-arg]
+def _command(connection: imaplib.IMAP4, name: str, reply: tuple[str, list[Any]]) -> list[Any]:
     typ, data = reply
     if typ != "OK":
         raise MailboxError(f"IMAP {name} failed: {_reply_text(data)}")
     return data
 
 
-def _reply_text(data: list) -> str:  # type: ignore[type-arg]
+def _reply_text(data: list[Any]) -> str:
     return " ".join(
         item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item) for item in data
     )

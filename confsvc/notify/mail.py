@@ -197,12 +197,12 @@ def build_plain_message(
 
 def _check_calendar(ics: bytes, *, method: str, sender: str) -> str:
     """Return the VCALENDAR METHOD after checking it against ``method`` and iTIP rules."""
-    wanted = method.strip().upper()
-    if wanted == "PUBLISH":
+    expected_method = method.strip().upper()
+    if expected_method == "PUBLISH":
         raise ValidationFailed.field(
             "method", "PUBLISH is not an invitation; use REQUEST with ORGANIZER and ATTENDEE"
         )
-    if wanted not in IMIP_METHODS:
+    if expected_method not in IMIP_METHODS:
         raise ValidationFailed.field(
             "method", f"unknown iMIP method {method!r}; expected one of {sorted(IMIP_METHODS)}"
         )
@@ -211,7 +211,7 @@ def _check_calendar(ics: bytes, *, method: str, sender: str) -> str:
     found = str(calendar.get("METHOD", "")).strip().upper()
     if not found:
         nested = [
-            component.name
+            str(component.name)
             for component in calendar.walk()
             if component is not calendar and "METHOD" in component
         ]
@@ -223,9 +223,9 @@ def _check_calendar(ics: bytes, *, method: str, sender: str) -> str:
         raise ValidationFailed.field(
             "ics", "METHOD:PUBLISH is not an invitation; use REQUEST with ORGANIZER and ATTENDEE"
         )
-    if found != wanted:
+    if found != expected_method:
         raise ValidationFailed.field(
-            "method", f"method {wanted} does not match the calendar's METHOD:{found}"
+            "method", f"method {expected_method} does not match the calendar's METHOD:{found}"
         )
 
     components = [c for c in calendar.subcomponents if c.name in {"VEVENT", "VTODO"}]
@@ -373,7 +373,7 @@ def _reject_line_breaks(field_name: str, value: str | None) -> None:
 
 def _address(field_name: str, addr_spec: str, *, display_name: str | None) -> Address:
     local, at, domain = addr_spec.strip().rpartition("@")
-    if not at or not local or not domain or any(ch.isspace() or ch in "<>,;\"" for ch in addr_spec):
+    if not at or not local or not domain or any(ch.isspace() or ch in '<>,;"' for ch in addr_spec):
         raise ValidationFailed.field(field_name, f"{addr_spec!r} is not an e-mail address")
     if not local.isascii():
         raise ValidationFailed.field(
@@ -485,7 +485,7 @@ async def send_message(
 
     Raises:
         PermanentDeliveryError: the server rejected the sender, a recipient or the data with
-            a 5xx reply, so a retry would get the same answer. Also raised when only some
+            a 5xx reply, so a retry would get the same reply. Also raised when only some
             recipients were refused, since a retry would duplicate the message for the others.
         DeliveryError: the server is unreachable or timed out, TLS or authentication failed,
             or it replied 4xx; a later retry may succeed.
@@ -542,9 +542,7 @@ async def send_message(
         logger.warning("smtp command failed", extra={**log_fields, "smtp_code": exc.code})
         raise DeliveryError(f"SMTP server replied {exc.code} {exc.message}") from exc
     except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as exc:
-        logger.warning(
-            "smtp connection failed", extra={**log_fields, "error": type(exc).__name__}
-        )
+        logger.warning("smtp connection failed", extra={**log_fields, "error": type(exc).__name__})
         raise DeliveryError(
             f"cannot deliver through {settings.host}:{settings.port}: {exc}"
         ) from exc

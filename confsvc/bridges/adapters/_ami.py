@@ -130,7 +130,7 @@ class AmiClient:
         return action_id
 
     async def _read_for(self, action_id: str) -> AmiMessage:
-        # Skip unsolicited events and answers to other actions.
+        # Skip unsolicited events and responses to other actions.
         while True:
             message = await self.read_message()
             if message.get("ActionID") == action_id:
@@ -144,7 +144,7 @@ class AmiClient:
     async def list_action(
         self, action: str, fields: Mapping[str, str] | None = None
     ) -> tuple[AmiMessage, list[AmiMessage]]:
-        """Send an action that answers with an event list; return the response and the events.
+        """Send an action that starts an event list, and return the response and the events.
 
         The events exclude the closing ``...Complete`` event. An error response comes back with
         an empty list.

@@ -42,9 +42,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Messages of app_confbridge.c meaning "no such conference": nothing to list or kick.
-_NO_CONFERENCE_MESSAGES = frozenset(
-    {"no active conferences.", "no conference by that name found."}
-)
+_NO_CONFERENCE_MESSAGES = frozenset({"no active conferences.", "no conference by that name found."})
 _NO_CHANNEL_MESSAGE = "no channel by that name found in conference."
 _ASTDB_NOT_FOUND_MESSAGE = "database entry not found"
 
@@ -109,7 +107,7 @@ def _participant_from_event(event: AmiMessage, *, now: dt.datetime) -> Participa
     joined_at = None
     answered = event.get("AnsweredTime")
     if answered is not None and answered.isdigit():
-        # AnsweredTime counts whole seconds since the channel was answered (Asterisk 13+).
+        # AnsweredTime counts whole seconds since the channel was answered. Older versions omit it.
         joined_at = now - dt.timedelta(seconds=int(answered))
 
     return Participant(
@@ -270,7 +268,9 @@ class AsteriskAdapter(BridgeAdapter):
                 raise BridgeRejected(f"AMI ConfbridgeKick failed: {response.get('Message')}")
 
             if family is not None:
-                response = await client.action("DBDelTree", {"Family": family, "Key": conference_id})
+                response = await client.action(
+                    "DBDelTree", {"Family": family, "Key": conference_id}
+                )
                 message = (response.get("Message") or "").lower()
                 if response.is_error and message != _ASTDB_NOT_FOUND_MESSAGE:
                     raise BridgeRejected(f"AMI DBDelTree failed: {response.get('Message')}")
@@ -285,7 +285,9 @@ class AsteriskAdapter(BridgeAdapter):
         for event in events:
             channel = event.get("Channel")
             if channel:
-                await client.action("ConfbridgeKick", {"Conference": conference_id, "Channel": channel})
+                await client.action(
+                    "ConfbridgeKick", {"Conference": conference_id, "Channel": channel}
+                )
 
     async def participants(self, conference_id: str) -> list[Participant]:
         """List the callers in the room with ``ConfbridgeList``; an unknown room has none."""

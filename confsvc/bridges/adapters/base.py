@@ -13,7 +13,7 @@ Errors raised by adapters, below the classes of :mod:`confsvc.errors`::
     └── DeliveryError
         └── BridgeError                 any failure of a call to the bridge
             ├── BridgeUnavailable       connection failed or the bridge returned a server error
-            │   └── BridgeTimeout       no complete answer within the configured timeout
+            │   └── BridgeTimeout       no complete response within the configured timeout
             └── BridgeRejected          (also a PermanentDeliveryError) a retry cannot help
                 └── BridgeAuthenticationFailed   wrong AMI secret or API checksum
 
@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 
 from confsvc.errors import (
     ConfigurationError,
-    ConfsvcError,
     Conflict,
+    ConfsvcError,
     DeliveryError,
     NotFound,
     PermanentDeliveryError,
@@ -97,11 +97,11 @@ class BridgeUnavailable(BridgeError):
 
 
 class BridgeTimeout(BridgeUnavailable):
-    """The bridge did not send a complete answer within the configured timeout."""
+    """The bridge did not send a complete response within the configured timeout."""
 
 
 class BridgeRejected(BridgeError, PermanentDeliveryError):
-    """The bridge answered with an error that a retry of the same request cannot fix."""
+    """The bridge returned an error that a retry of the same request cannot fix."""
 
 
 class BridgeAuthenticationFailed(BridgeRejected):
@@ -205,7 +205,7 @@ class Participant:
 class BridgeAdapter(abc.ABC):
     """Access to one conference bridge.
 
-    An adapter holds no connection between calls, so it is cheap to build per request with
+    An adapter keeps no connection open between calls, so it is cheap to build per request with
     ``adapter_for`` of the registry. Network calls raise ``BridgeError`` subclasses, except
     ``health``, which reports a bridge fault in its result instead of raising.
     """

@@ -2,7 +2,7 @@
 
 Every API call except the root carries ``checksum``, the hex digest of
 ``callName + queryString + sharedSecret`` (SHA-1 by default; SHA-256, SHA-384 and SHA-512 on
-servers that enable them). Answers are XML with ``<returncode>SUCCESS|FAILED</returncode>``
+servers that enable them). Responses are XML with ``<returncode>SUCCESS|FAILED</returncode>``
 and, on failure, a ``<messageKey>`` such as ``checksumError``, ``notFound`` or
 ``idNotUnique``.
 
@@ -15,8 +15,9 @@ bigbluebutton.properties), so callers should provision again shortly before the 
 Settings: ``api_url`` (e.g. ``https://bbb.example.com/bigbluebutton/api``) and ``secret``
 (required), ``checksum_algorithm`` (``sha1``), ``timeout_seconds`` (10), ``dial_in_numbers``
 (E.164 list, enables a voice bridge), ``port_capacity``, ``max_participants``,
-``join_by_role`` (send ``role=`` instead of the deprecated ``password=`` in join links;
-only for servers whose join call accepts ``role``), ``guest_name`` (name in the shared participant link).
+``join_by_role`` (send ``role=`` instead of the deprecated ``password=`` in join links,
+only for servers whose join call accepts ``role``), ``guest_name`` (the name in the shared
+participant link).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _read_settings(
 
 
 class BigBlueButtonError(BridgeRejected):
-    """The API answered ``FAILED`` with a ``messageKey`` that has no more specific error."""
+    """The API returned ``FAILED`` with a ``messageKey`` that has no more specific error."""
 
     def __init__(self, call: str, message_key: str, message: str) -> None:
         super().__init__(f"BigBlueButton {call} failed: {message_key}: {message}")
@@ -144,13 +145,15 @@ class BigBlueButtonAdapter(BridgeAdapter):
     ) -> str:
         """Build a signed ``join`` link; it works while the meeting exists on the server.
 
-        The link grants entry to whoever holds it, so hand a moderator link to the chair only.
+        Anyone with the link can join, so give a moderator link to the chair only.
         """
         params = [("fullName", full_name), ("meetingID", meeting_id)]
         if self._settings.join_by_role:
             params.append(("role", "MODERATOR" if moderator else "VIEWER"))
         else:
-            params.append(("password", self._password(meeting_id, "moderator" if moderator else "attendee")))
+            params.append(
+                ("password", self._password(meeting_id, "moderator" if moderator else "attendee"))
+            )
         if user_id is not None:
             params.append(("userID", user_id))
         params.append(("redirect", "true"))
@@ -159,7 +162,7 @@ class BigBlueButtonAdapter(BridgeAdapter):
     # --- HTTP -------------------------------------------------------------------------------
 
     async def _get_xml(self, url: str, *, call: str) -> ET.Element:
-        """GET ``url`` and parse the XML answer; raise the ``BridgeError`` for a fault."""
+        """GET ``url`` and parse the XML response, raising a ``BridgeError`` for a fault."""
         timeout = self._settings.timeout_seconds
         try:
             async with httpx.AsyncClient(timeout=timeout) as client:
@@ -237,7 +240,9 @@ class BigBlueButtonAdapter(BridgeAdapter):
         ]
         if settings.dial_in_numbers:
             low, high = _VOICE_BRIDGE_RANGE
-            voice_bridge = derive_digits(settings.secret, "bbb-voice-bridge", meeting_id, low=low, high=high)
+            voice_bridge = derive_digits(
+                settings.secret, "bbb-voice-bridge", meeting_id, low=low, high=high
+            )
             params.append(("voiceBridge", str(voice_bridge)))
             params.append(("dialNumber", settings.dial_in_numbers[0]))
         if settings.max_participants is not None:
@@ -257,7 +262,9 @@ class BigBlueButtonAdapter(BridgeAdapter):
             conference_id=meeting_id,
             dial_in_numbers=settings.dial_in_numbers,
             access_code=_text(root, "voiceBridge") if settings.dial_in_numbers else None,
-            chair_join_url=self.join_url(meeting_id, full_name=booking.organizer_name, moderator=True),
+            chair_join_url=self.join_url(
+                meeting_id, full_name=booking.organizer_name, moderator=True
+            ),
             participant_join_url=self.join_url(
                 meeting_id, full_name=settings.guest_name, moderator=False
             ),
@@ -270,7 +277,10 @@ class BigBlueButtonAdapter(BridgeAdapter):
 
     async def release(self, conference_id: str) -> None:
         """End the meeting for everyone; an unknown or ended meeting is left as it is."""
-        params = [("meetingID", conference_id), ("password", self._password(conference_id, "moderator"))]
+        params = [
+            ("meetingID", conference_id),
+            ("password", self._password(conference_id, "moderator")),
+        ]
         try:
             await self.call("end", params, meeting_id=conference_id)
         except ConferenceNotFound:
@@ -287,7 +297,9 @@ class BigBlueButtonAdapter(BridgeAdapter):
     async def participants(self, conference_id: str) -> list[Participant]:
         """List the attendees from ``getMeetingInfo``; an unknown meeting has none."""
         try:
-            root = await self.call("getMeetingInfo", [("meetingID", conference_id)], meeting_id=conference_id)
+            root = await self.call(
+                "getMeetingInfo", [("meetingID", conference_id)], meeting_id=conference_id
+            )
         except ConferenceNotFound:
             return []
 
@@ -318,7 +330,9 @@ class BigBlueButtonAdapter(BridgeAdapter):
 
             meetings = await self.call("getMeetings", [])
         except BridgeError as exc:
-            logger.warning("bigbluebutton health failed, bridge_id=%s error=%s", self.bridge.id, exc)
+            logger.warning(
+                "bigbluebutton health failed, bridge_id=%s error=%s", self.bridge.id, exc
+            )
             return HealthReport(ok=False, detail=str(exc))
 
         in_use = 0

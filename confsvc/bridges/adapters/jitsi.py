@@ -6,8 +6,8 @@ A Jitsi room exists while someone is in it, so ``provision`` only derives the ro
 secret.
 
 With ``jwt_app_id`` and ``jwt_app_secret`` set, join links carry ``?jwt=`` with an HS256
-token in the shape of the Jitsi Meet token documentation (lib-jitsi-meet ``doc/tokens.md``):
-``aud``, ``iss`` (the app id), ``sub`` (the Jitsi domain), ``room``, ``nbf``, ``exp`` and
+token. Its claims follow the Jitsi Meet token documentation (lib-jitsi-meet ``doc/tokens.md``):
+``aud``, ``iss`` (the app id), ``sub`` (the Jitsi domain), ``room``, ``nbf``, ``exp``, and
 ``context.user`` with ``name``, ``email`` and ``moderator``.
 
 Settings: ``base_url`` and ``room_secret`` (required), ``room_prefix`` (``confsvc-``),

@@ -55,7 +55,7 @@ def calendar_query_by_uid(uid: str) -> bytes:
 
 @dataclass(slots=True)
 class DavResponse:
-    """One ``DAV:response`` of a multistatus; ``href`` is the server's string, unchanged."""
+    """One ``DAV:response`` of a multistatus. ``href`` is the server's string, unchanged."""
 
     href: str
     props: dict[str, ET.Element] = field(default_factory=dict)

@@ -8,7 +8,7 @@ the outbox dispatcher::
     ├── SyncConflict              the event kept changing under us after max attempts
     └── PermanentDeliveryError (confsvc.errors)
         ├── CalDAVRejected        the server rejected the request (4xx, 3xx, bad reply)
-        ├── ResourceConflict      the resource name holds another meeting's UID
+        ├── ResourceConflict      the resource contains another meeting's UID
         ├── CalendarNotFound      no writable calendar collection was discovered
         └── InvalidDeliveryInput  the event or the address given to the writer is invalid
 """
@@ -19,7 +19,7 @@ from confsvc.errors import DeliveryError, PermanentDeliveryError
 
 
 class CalDAVUnavailable(DeliveryError):
-    """The server could not be reached or failed; a later retry may succeed.
+    """The server could not be reached or failed, and a later retry may succeed.
 
     ``status`` is the HTTP status, or None for timeouts and connection errors.
     """
@@ -56,11 +56,11 @@ class CalDAVRejected(PermanentDeliveryError):
 
 
 class ResourceConflict(PermanentDeliveryError):
-    """The resource at ``href`` belongs to another meeting (UID ``found_uid``)."""
+    """The resource at ``href`` contains another meeting (UID ``found_uid``)."""
 
     def __init__(self, href: str, *, expected_uid: str, found_uid: str | None) -> None:
         super().__init__(
-            f"CalDAV resource {href} holds UID {found_uid!r}, not {expected_uid!r}; "
+            f"CalDAV resource {href} contains UID {found_uid!r}, not {expected_uid!r}, so "
             "it was left unchanged"
         )
         self.href = href

@@ -37,7 +37,7 @@ MANAGED_PROPERTIES = frozenset(
         "CONFERENCE",
     }
 )
-"""Properties of a VEVENT that confsvc sets; the server's values of these are replaced."""
+"""Properties of a VEVENT that confsvc sets. A merge replaces the server's values of these."""
 
 _UNREPORTED = frozenset({"DTSTAMP", "LAST-MODIFIED", "SEQUENCE"})
 """Managed properties that change on every write, so a difference is not worth a trace."""
@@ -50,18 +50,18 @@ _OBJECT_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 class MergedObject:
     body: bytes
     overwritten: tuple[str, ...]
-    """Names of server-side values that confsvc replaced or dropped, e.g. ``SUMMARY``,
-    ``VALARM`` or ``VEVENT;RECURRENCE-ID=20261217T060000Z``; sorted, without repeats."""
+    """Sorted names of server-side values that confsvc replaced or dropped, e.g. ``SUMMARY``,
+    ``VALARM`` or ``VEVENT;RECURRENCE-ID=20261217T060000Z``."""
 
 
-def parse_calendar(data: bytes, *, what: str) -> Calendar:
-    """Parse one VCALENDAR. Raises ICalendarError naming ``what`` when it is invalid."""
+def parse_calendar(data: bytes, *, label: str) -> Calendar:
+    """Parse one VCALENDAR. Raises ICalendarError naming ``label`` when it is invalid."""
     try:
         calendar = Calendar.from_ical(data)
     except ValueError as exc:
-        raise ICalendarError(f"{what} is not a valid iCalendar object: {exc}") from exc
+        raise ICalendarError(f"{label} is not a valid iCalendar object: {exc}") from exc
     if calendar.name != "VCALENDAR":
-        raise ICalendarError(f"{what} is a {calendar.name}, not a VCALENDAR")
+        raise ICalendarError(f"{label} is a {calendar.name}, not a VCALENDAR")
     return calendar
 
 
@@ -78,11 +78,11 @@ def prepare_for_storage(ics: bytes, *, uid: str) -> bytes:
     """Check that ``ics`` is one calendar object with UID ``uid`` and make it storable.
 
     A calendar object resource must not carry an iTIP METHOD (RFC 4791, section 4.1), so
-    METHOD is removed; only then is the object serialised again, otherwise the bytes are
-    returned unchanged. Raises ICalendarError for invalid data, a missing UID or a UID
+    METHOD is removed. Only in that case is the object serialised again. Otherwise the
+    bytes are returned unchanged. Raises ICalendarError for invalid data, a missing UID or a UID
     other than ``uid``.
     """
-    calendar = parse_calendar(ics, what="the event to store")
+    calendar = parse_calendar(ics, label="the event to store")
 
     uids = object_uids(calendar)
     if uids != {uid}:
@@ -102,9 +102,9 @@ def merge_with_server_copy(ours: bytes, theirs: bytes) -> MergedObject:
     recurrence set is authoritative. An unreadable server copy is replaced entirely and
     reported as ``*``. Raises ICalendarError when ``ours`` is invalid.
     """
-    our_calendar = parse_calendar(ours, what="the event to store")
+    our_calendar = parse_calendar(ours, label="the event to store")
     try:
-        their_calendar = parse_calendar(theirs, what="the server copy")
+        their_calendar = parse_calendar(theirs, label="the server copy")
     except ICalendarError:
         return MergedObject(body=ours, overwritten=("*",))
 

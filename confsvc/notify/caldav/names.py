@@ -7,7 +7,7 @@ import re
 from urllib.parse import quote
 
 MAX_PLAIN_NAME_LENGTH = 100
-"""Longest UID (in characters) used verbatim as a resource name; longer ones are hashed."""
+"""Maximum length (in characters) of a UID used verbatim as a resource name. Longer UIDs are hashed."""
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._@-]+")
 

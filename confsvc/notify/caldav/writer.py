@@ -1,9 +1,9 @@
 """Asynchronous CalDAV client that writes confsvc's events into people's calendars.
 
-The writer speaks plain WebDAV/CalDAV over ``httpx.AsyncClient`` instead of the ``caldav``
-package, whose 3.x ``save()`` raises SEQUENCE on every write unless told otherwise: here
-the bytes confsvc built are stored as they are (only METHOD is removed), so SEQUENCE stays
-confsvc's. Every create is sent with ``If-None-Match: *`` and every change or delete of an
+The writer sends plain WebDAV/CalDAV requests over ``httpx.AsyncClient`` instead of using
+the ``caldav`` package, because caldav 3.x raises SEQUENCE on every save unless
+``increase_seqno=False`` is passed. Here the bytes that confsvc built are stored as they
+are (only METHOD is removed), so SEQUENCE stays under confsvc's control. Every create is sent with ``If-None-Match: *`` and every change or delete of an
 existing resource with ``If-Match``. Hrefs that a server returns are used as opaque
 strings. All failures are raised as the errors in ``confsvc.notify.caldav.errors``.
 """
@@ -45,7 +45,11 @@ class PutResult:
     href: str
     """Absolute URL of the stored resource, as the writer addressed it."""
     etag: str | None
-    """ETag of the stored version, or None when the server did not report one."""
+    """ETag of the stored version, or None when the server did not report one.
+
+    NOTE: a weak ETag (``W/"..."``) is passed on unchanged, but If-Match compares
+    strongly (RFC 9110), so a server that only sends weak ETags ends in SyncConflict.
+    """
     created: bool
     """True when this write created the resource."""
     overwritten: tuple[str, ...] = ()
@@ -196,9 +200,9 @@ class CalDAVWriter:
         return self._absolute(self.base_url, collection) + resource_name(uid)
 
     async def get_event(self, href: str) -> RemoteEvent | None:
-        """GET one calendar object; None when the server answers 404 or 410.
+        """GET one calendar object, or return None when the server replies 404 or 410.
 
-        When the reply has no ETag header, a PROPFIND asks for getetag. Raises
+        When the reply has no ETag header, a PROPFIND fetches getetag. Raises
         CalDAVRejected or CalDAVUnavailable.
         """
         url = self._absolute(self.base_url, href)
@@ -212,7 +216,7 @@ class CalDAVWriter:
         return RemoteEvent(href=url, etag=etag, data=response.content)
 
     async def fetch_etag(self, href: str) -> str | None:
-        """Ask for ``getetag`` with a Depth 0 PROPFIND.
+        """Fetch ``getetag`` with a Depth 0 PROPFIND.
 
         Returns None when the resource does not exist or the server reports no ETag.
         Raises CalDAVRejected or CalDAVUnavailable.
@@ -349,7 +353,8 @@ class CalDAVWriter:
             current_etag = existing.etag
             if current_etag is None:
                 raise CalDAVUnavailable(
-                    f"CalDAV server reports no ETag for {target}; cannot write it conditionally",
+                    f"CalDAV server sent no ETag for {target}, so it cannot be written "
+                    "with If-Match; the outbox retries later",
                     href=target,
                 )
             merged = merge_with_server_copy(ours, existing.data)
@@ -372,11 +377,11 @@ class CalDAVWriter:
         etag: str | None,
         href: str | None = None,
     ) -> None:
-        """Delete the event ``uid`` with ``If-Match``; a missing resource counts as deleted.
+        """Delete the event ``uid`` with ``If-Match``. A missing resource counts as deleted.
 
         With ``etag`` None the resource is fetched first (GET), which also checks that it
-        holds ``uid``. A 412 fetches it again and retries, up to ``max_attempts`` DELETE
-        requests, then raises SyncConflict. Raises ResourceConflict when the resource holds
+        contains ``uid``. A 412 fetches it again and retries, up to ``max_attempts`` DELETE
+        requests, then raises SyncConflict. Raises ResourceConflict when the resource contains
         another UID, CalDAVRejected or CalDAVUnavailable.
         """
         if not uid:
@@ -393,7 +398,8 @@ class CalDAVWriter:
                 _check_same_uid(found, uid)
                 if found.etag is None:
                     raise CalDAVUnavailable(
-                        f"CalDAV server reports no ETag for {target}; cannot delete it conditionally",
+                        f"CalDAV server sent no ETag for {target}, so it cannot be deleted "
+                        "with If-Match; the outbox retries later",
                         href=target,
                     )
                 current_etag = found.etag
@@ -424,7 +430,7 @@ class CalDAVWriter:
         if not etag:
             # Servers that rewrite the object (e.g. add SCHEDULE-STATUS) send no ETag.
             # The PUT did succeed, so a failed look-up leaves the ETag unknown instead
-            # of failing the delivery; the next write then starts with If-None-Match.
+            # of failing the delivery. The next write then starts with If-None-Match.
             try:
                 etag = await self.fetch_etag(target)
             except (CalDAVRejected, CalDAVUnavailable) as exc:
@@ -497,7 +503,7 @@ class CalDAVWriter:
         headers: dict[str, str],
         content: bytes | None = None,
     ) -> httpx.Response:
-        """Send one request; transport failures become CalDAVUnavailable or CalDAVRejected."""
+        """Send one request. Transport failures become CalDAVUnavailable or CalDAVRejected."""
         try:
             return await self._client.request(method, url, headers=headers, content=content)
         except httpx.TimeoutException as exc:
@@ -535,7 +541,7 @@ def _prepare(ics: bytes, uid: str) -> bytes:
 
 def _stored_uid(event: RemoteEvent) -> str | None:
     try:
-        uids = object_uids(parse_calendar(event.data, what=f"the object at {event.href}"))
+        uids = object_uids(parse_calendar(event.data, label=f"the object at {event.href}"))
     except ICalendarError:
         return None
     return next(iter(uids)) if len(uids) == 1 else None

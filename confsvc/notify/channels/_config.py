@@ -46,9 +46,9 @@ class ConfigReader:
         return self.required_str(name)
 
     def url(self, name: str, *, default: str | None = None) -> str:
-        """An absolute http(s) URL without user info or fragment."""
-        value = self.required_str(name) if default is None else self.optional_str(
-            name, default=default
+        """Read an absolute http(s) URL without user info or fragment."""
+        value = (
+            self.required_str(name) if default is None else self.optional_str(name, default=default)
         )
         if not value:
             return ""

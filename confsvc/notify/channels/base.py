@@ -1,6 +1,6 @@
 """Common shape of the instant-messaging and webhook notification channels.
 
-Every channel turns a :class:`ChannelMessage` into one HTTP POST and maps the answer
+Every channel turns a :class:`ChannelMessage` into one HTTP POST and maps the response
 onto the delivery error tree of :mod:`confsvc.errors`::
 
     DeliveryError                 retry later (timeout, connection error, rate limit, 5xx)
@@ -69,7 +69,7 @@ class RateLimited(DeliveryError):
 class ChannelMessage:
     """One notification as the outbox hands it to a channel.
 
-    ``mentions`` holds phone numbers (digits, optionally with a leading ``+``) and platform
+    ``mentions`` contains phone numbers (digits, optionally with a leading ``+``) and platform
     user ids; each channel picks the form its platform can mention. ``"@all"`` mentions
     everyone where the platform allows it.
 
@@ -266,7 +266,7 @@ class Channel(ABC):
         )
 
     def _read_code(self, answer: Mapping[str, Any], field_name: str) -> int:
-        """Read the platform's integer result code from its JSON answer.
+        """Read the platform's integer result code from its JSON response.
 
         Raises:
             DeliveryError: the field is missing or not an integer.
@@ -290,7 +290,7 @@ class Channel(ABC):
         """Map a platform's non-zero result code onto the delivery error tree.
 
         Codes in neither table are treated as retryable, so a new transient error of the
-        platform is retried; the outbox dead-letters the message after its last attempt.
+        platform is retried. The outbox dead-letters the message after its last attempt.
         """
         if code == 0:
             return
@@ -310,7 +310,7 @@ class Channel(ABC):
         raise DeliveryError(detail)
 
     def _decode_json(self, response: httpx.Response) -> dict[str, Any]:
-        """Parse a platform's JSON answer.
+        """Parse a platform's JSON response body.
 
         Raises:
             DeliveryError: the body is not a JSON object (a proxy error page, for example).
@@ -394,7 +394,7 @@ class _SecretMaskingFilter(logging.Filter):
 
 
 def mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
-    # Longest first, so a secret that contains another one is masked whole.
+    # Longer secrets first, so a secret that contains another one is masked whole.
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
         quoted = urllib.parse.quote(secret, safe="")

@@ -3,7 +3,7 @@
 ``POST {base_url}/robot/send?access_token=TOKEN&timestamp=MS&sign=SIGN``, where ``MS`` is
 the current Unix time in milliseconds and ``SIGN`` is the URL-encoded Base64 of
 HMAC-SHA256 keyed with the secret over ``f"{MS}\\n{secret}"``. DingTalk rejects a timestamp
-more than one hour away from its clock. The answer is ``{"errcode": 0, "errmsg": "ok"}`` on
+more than one hour away from its clock. The response is ``{"errcode": 0, "errmsg": "ok"}`` on
 success; 310000 covers a signature mismatch, missing keywords and a blocked IP address, and
 130101 means more than 20 messages a minute.
 """

@@ -3,7 +3,7 @@
 ``POST {base_url}/open-apis/bot/v2/hook/TOKEN`` with body fields ``timestamp`` (Unix
 seconds, as a string) and ``sign``: the Base64 of HMAC-SHA256 whose *key* is
 ``f"{timestamp}\\n{secret}"`` and whose message is empty. Feishu rejects a timestamp more
-than one hour away from its clock. The answer is ``{"code": 0, "msg": "success", ...}``;
+than one hour away from its clock. The response is ``{"code": 0, "msg": "success", ...}``;
 19021 means the signature or timestamp did not match and 9499 (also sent with HTTP 429)
 means too many requests. Use ``https://open.larksuite.com`` as ``base_url`` for Lark.
 """
@@ -55,10 +55,9 @@ def feishu_sign(timestamp_s: int, secret: str) -> str:
 class FeishuChannel(Channel):
     """Sends to one Feishu/Lark custom bot.
 
-    Markdown messages go out as an interactive card with a markdown element; plain ones as
-    ``text``. Mentions use Feishu user ids (``ou_...`` open ids or user ids); custom bots
-    cannot mention by phone number, so phone mentions are left out (and counted in a debug
-    log line).
+    Markdown messages go out as an interactive card with a markdown element, plain ones as
+    ``text``. Mentions use Feishu open ids (``ou_...``) or user ids. Custom bots cannot
+    mention by phone number, so phone mentions are left out and counted in a debug log line.
     """
 
     kind = "feishu"
@@ -155,8 +154,8 @@ class FeishuChannel(Channel):
     def _check_answer(self, response: httpx.Response, idempotency_key: str) -> tuple[int, str]:
         """Return ``(code, msg)`` of an accepted message or raise the matching error.
 
-        Feishu answers most errors with HTTP 200 and a non-zero ``code``, but a rate limit
-        comes with HTTP 429, whose body may be missing. Older bots answer with
+        Feishu reports most errors with HTTP 200 and a non-zero ``code``, but a rate limit
+        comes with HTTP 429, whose body may be missing. Older bots respond with
         ``StatusCode``/``StatusMessage`` instead of ``code``/``msg``.
         """
         if response.status_code == 429:
@@ -170,9 +169,13 @@ class FeishuChannel(Channel):
             self._raise_for_http_status(response, idempotency_key=idempotency_key)
             answer = self._decode_json(response)
 
-        code_field, message_field = ("code", "msg") if "code" in answer else (
-            "StatusCode",
-            "StatusMessage",
+        code_field, message_field = (
+            ("code", "msg")
+            if "code" in answer
+            else (
+                "StatusCode",
+                "StatusMessage",
+            )
         )
         code = self._read_code(answer, code_field)
         platform_message = str(answer.get(message_field, ""))
@@ -215,4 +218,3 @@ class FeishuChannel(Channel):
             platform_code=code,
             platform_message=platform_message,
         )
-

@@ -8,7 +8,7 @@ Each message is one ``POST`` of a JSON body with these headers:
 - ``Idempotency-Key``: the same value on every retry of one message.
 
 Any 2xx status is success; 429 and 5xx are retried; any other status is permanent.
-docs/webhooks.md tells receivers how to verify the signature.
+docs/webhooks.md describes how receivers verify the signature.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The robot is addressed by its key in the query string:
 ``POST {base_url}/cgi-bin/webhook/send?key=KEY`` with a JSON body of ``msgtype`` ``text``
-or ``markdown``. The answer is ``{"errcode": 0, "errmsg": "ok"}`` on success. WeCom limits a
+or ``markdown``. The response is ``{"errcode": 0, "errmsg": "ok"}`` on success. WeCom limits a
 robot to 20 messages a minute (errcode 45009) and caps text content at 2048 bytes and
 markdown content at 4096 bytes.
 """
@@ -119,7 +119,7 @@ class WeComChannel(Channel):
             mentions.append("<@all>")
         body = "\n".join(lines)
         suffix = ("\n" + " ".join(mentions)) if mentions else ""
-        # The mentions go after the cut, so a long text never loses them.
+        # The mentions are appended after truncation, so a long text cannot cut them off.
         content = truncate_utf8(body, max_bytes=MARKDOWN_MAX_BYTES - len(suffix.encode())) + suffix
         return {"msgtype": "markdown", "markdown": {"content": content}}
 
