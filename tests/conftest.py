@@ -157,3 +157,27 @@ async def admin(settings: Settings) -> Account:
 @pytest.fixture
 async def organiser(settings: Settings) -> Account:
     return await create_account(settings, "zhang.wei@example.com", "张伟", ["organiser"])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CONFSVC_REQUIRE_POSTGRES") == "1" and not os.environ.get(PG_ENV):
+        raise pytest.UsageError(f"CONFSVC_REQUIRE_POSTGRES=1 but {PG_ENV} is not set")
+
+
+_skipped_postgres: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "postgres" in report.keywords:
+        _skipped_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when PostgreSQL is required and any PostgreSQL case was skipped."""
+    if os.environ.get("CONFSVC_REQUIRE_POSTGRES") == "1" and _skipped_postgres:
+        session.config.get_terminal_writer().line(
+            f"{len(_skipped_postgres)} PostgreSQL case(s) skipped although CONFSVC_REQUIRE_POSTGRES=1, "
+            f"e.g. {_skipped_postgres[0]}",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
