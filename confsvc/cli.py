@@ -19,6 +19,8 @@ logger = logging.getLogger("confsvc")
 
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # APScheduler logs every run of every sweep at INFO; the sweeps log what they do themselves.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _parser() -> argparse.ArgumentParser:

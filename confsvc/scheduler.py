@@ -32,6 +32,7 @@ def build_scheduler(sweeps: list[Sweep]) -> AsyncIOScheduler:
             "interval",
             seconds=sweep.interval_seconds,
             id=sweep.name,
+            name=sweep.name,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, int(sweep.interval_seconds)),

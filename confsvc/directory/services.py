@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 ROLES = ("admin", "organiser", "secretary", "member")
 CSV_COLUMNS = ("email", "name", "department", "phone", "locale", "time_zone")
-TOKEN_PREFIX = "csv_"
+TOKEN_PREFIX = "cfs_"
 
 _hasher = PasswordHasher()
 

@@ -73,7 +73,7 @@ async def test_user_add_prints_token_last(settings: Settings, client: AsyncTestC
     result = run_cli(settings, "user", "add", "--email", "Boss@Example.com", "--name", "老板", "--role", "admin", "--token")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
-    assert token.startswith("csv_")
+    assert token.startswith("cfs_")
     me = await client.get("/api/v1/people", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
     assert [p["email"] for p in me.json()] == ["boss@example.com"]
