@@ -70,6 +70,21 @@ def normalise_rrule(value: str) -> str:
     return rule.upper()
 
 
+def _local_until(rule: str, zone: ZoneInfo) -> str:
+    """Rewrite a UTC ``UNTIL=...Z`` as local wall-clock time, because the rule runs on local time."""
+    parts = []
+    for part in rule.split(";"):
+        name, _, value = part.partition("=")
+        if name == "UNTIL" and value.endswith("Z"):
+            try:
+                instant = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            except ValueError as exc:
+                raise ValidationFailed.field("rrule", _("UNTIL must look like 20270330T093000Z")) from exc
+            value = instant.astimezone(zone).strftime("%Y%m%dT%H%M%S")
+        parts.append(f"{name}={value}" if value else name)
+    return ";".join(parts)
+
+
 def expand(
     starts_at: datetime,
     ends_at: datetime,
@@ -90,7 +105,7 @@ def expand(
     local_start = starts_at.astimezone(zone).replace(tzinfo=None)
     duration = ends_at - starts_at
     try:
-        rule = rrulestr(normalise_rrule(rrule), dtstart=local_start, ignoretz=True)
+        rule = rrulestr(_local_until(normalise_rrule(rrule), zone), dtstart=local_start, ignoretz=True)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed.field("rrule", _("invalid recurrence rule: {error}", error=str(exc)[:200])) from exc
     limit = local_start + timedelta(days=rules.max_series_days)

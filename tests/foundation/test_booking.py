@@ -306,3 +306,14 @@ async def test_concurrent_identical_bookings_one_wins(client: AsyncTestClient, a
     assert codes.count(409) == 49
     listed = await client.get("/api/v1/meetings", headers=organiser.headers)
     assert len(listed.json()) == 1
+
+
+async def test_series_until_in_utc_includes_last_slot(client: AsyncTestClient, admin: Account, organiser: Account) -> None:
+    await add_bridge(client, admin, "A", 10)
+    # 09:30 Shanghai on 2027-03-15 is 01:30Z, exactly the UNTIL instant, so it is the last occurrence.
+    body = meeting_body("2027-03-01T09:30:00+08:00", "2027-03-01T10:00:00+08:00", rrule="FREQ=WEEKLY;UNTIL=20270315T013000Z")
+    response = await client.post("/api/v1/meetings", json=body, headers=organiser.headers)
+    assert response.status_code == 201, response.text
+    assert [o["starts_at"] for o in response.json()["occurrences"]] == [
+        "2027-03-01T01:30:00Z", "2027-03-08T01:30:00Z", "2027-03-15T01:30:00Z",
+    ]
