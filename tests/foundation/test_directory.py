@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from confsvc.db.engine import create_engine, create_session_factory
@@ -124,3 +125,40 @@ async def test_db_upgrade_and_settings_commands(settings: Settings) -> None:
     assert shown.returncode == 0
     assert '"time_zone": "Asia/Shanghai"' in shown.stdout
     assert "test-secret-key" not in shown.stdout
+
+
+@pytest.mark.postgres
+def test_parallel_upgrades_do_not_collide(tmp_path: Path) -> None:
+    """Three processes migrating one fresh PostgreSQL database at once all succeed."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import PG_ENV, _asyncpg_dsn
+
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set: PostgreSQL cases skipped")
+    name = f"confsvc_mig_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn(base))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        env = {**os.environ, "CONFSVC_DATABASE_URL": url}
+        processes = [
+            subprocess.Popen([sys.executable, "-m", "confsvc.cli", "db", "upgrade"], env=env, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)
+        ]
+        results = [(process.wait(timeout=120), process.stderr.read() if process.stderr else "") for process in processes]
+        assert [code for code, _ in results] == [0, 0, 0], results
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -13,6 +13,7 @@ from confsvc.settings import DatabaseSettings
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK_ID = 72_635_400_012
 
 
 def _run(connection: Connection) -> None:
@@ -23,6 +24,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Processes starting together migrate one after another; the later ones
+            # then find the schema current and do nothing.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
         context.run_migrations()
 
 
