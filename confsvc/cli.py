@@ -125,13 +125,28 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from confsvc.db.migrate import upgrade
 
     upgrade(settings.database)
+    sandbox = None
+    extra_routes = []
     if args.demo:
-        from confsvc.demo import load_demo
+        from confsvc.demo import demo_addresses, load_demo
+        from confsvc.sandbox import DemoSandbox, mailbox_page
 
+        sandbox = DemoSandbox(settings.data_dir)
+        sandbox.start()
+        settings = sandbox.apply(settings)
         summary = asyncio.run(load_demo(settings))
-        print(summary.banner(f"http://{args.host}:{args.port}"), flush=True)
-    app = create_app(settings, start_scheduler=not args.no_scheduler and settings.scheduler_enabled)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(), proxy_headers=True)
+        sandbox.create_calendars(asyncio.run(demo_addresses(settings)))
+        extra_routes.append(mailbox_page(sandbox.maildir))
+        url = f"http://{args.host}:{args.port}"
+        print(summary.banner(url), flush=True)
+        print(f"  mailbox:  {url}/demo/mailbox (local SMTP sink on port {sandbox.smtp_port})", flush=True)
+        print(f"  calendar: {settings.caldav.url}/ (Radicale, one calendar per person)\n", flush=True)
+    try:
+        app = create_app(settings, start_scheduler=not args.no_scheduler and settings.scheduler_enabled, extra_routes=extra_routes)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(), proxy_headers=True)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
     return 0
 
 

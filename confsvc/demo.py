@@ -23,6 +23,9 @@ from confsvc.db.models import Meeting, Person
 from confsvc.directory.schemas import PersonCreate
 from confsvc.directory.services import DirectoryService
 from confsvc.errors import BookingConflict
+from confsvc.followup.demo import load_followup_demo
+from confsvc.minutes.demo import load_minutes_demo
+from confsvc.preparation.demo import load_preparation_demo
 from confsvc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -128,12 +131,30 @@ async def load_demo(settings: Settings, *, now: datetime | None = None) -> DemoS
                 await _book_week(session, settings, people, staff, now=now)
             await session.commit()
 
+            # Each domain adds its part of the demo; every loader is idempotent.
+            await load_preparation_demo(session, settings, now=now)
+            await session.commit()
+            await load_minutes_demo(session, settings, now=now)
+            await session.commit()
+            await load_followup_demo(session, settings, now=now)
+            await session.commit()
+
             summary.people = len(list(await session.scalars(select(Person.id))))
             summary.meetings = len(list(await session.scalars(select(Meeting.id))))
     finally:
         await engine.dispose()
     logger.info("demo loaded created=%s people=%d meetings=%d", summary.created, summary.people, summary.meetings)
     return summary
+
+
+async def demo_addresses(settings: Settings) -> list[str]:
+    """Return every person's address, for creating their sandbox calendars."""
+    engine = create_engine(settings.database)
+    try:
+        async with create_session_factory(engine)() as session:
+            return list(await session.scalars(select(Person.email)))
+    finally:
+        await engine.dispose()
 
 
 async def _book_week(session, settings: Settings, people: dict[str, Person], staff: list[Person], *, now: datetime) -> None:  # type: ignore[no-untyped-def]

@@ -126,12 +126,300 @@ class CalDAVSettings:
     """Calendar URL per person, e.g. ``{base}/{email}/calendar/`` (CONFSVC_CALDAV_CALENDAR_TEMPLATE)."""
 
 
+DEFAULT_MEETING_ETIQUETTE = (
+    "请提前5分钟入会；发言前报姓名和部门；不发言时请静音；按议程顺序发言，每项不超过规定时间；会议内容未经许可不得外传。\n"
+    "Join 5 minutes early; say your name and department before speaking; stay muted when not "
+    "speaking; speak in agenda order within each item's time; do not share the content without approval."
+)
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    max_attempts: int = 8
+    """Delivery attempts before a message becomes dead (CONFSVC_OUTBOX_MAX_ATTEMPTS)."""
+    base_delay_seconds: int = 30
+    """Wait before the first retry, doubled for each further one (CONFSVC_OUTBOX_BASE_DELAY_SECONDS)."""
+    max_delay_seconds: int = 3600
+    """Longest wait between two attempts, in seconds (CONFSVC_OUTBOX_MAX_DELAY_SECONDS)."""
+    lease_seconds: int = 120
+    """How long a claimed message stays with one dispatcher before another may take it (CONFSVC_OUTBOX_LEASE_SECONDS)."""
+    batch_size: int = 50
+    """Messages claimed per sweep (CONFSVC_OUTBOX_BATCH_SIZE)."""
+    interval_seconds: int = 5
+    """Seconds between two outbox sweeps (CONFSVC_OUTBOX_INTERVAL_SECONDS)."""
+    imap_interval_seconds: int = 60
+    """Seconds between two polls of the reply mailbox (CONFSVC_IMAP_INTERVAL_SECONDS)."""
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    login_max_failures: int = 5
+    """Failed logins for one account within the window before it is locked (CONFSVC_LOGIN_MAX_FAILURES)."""
+    login_address_max_failures: int = 20
+    """Failed logins from one client address within the window before it is locked (CONFSVC_LOGIN_ADDRESS_MAX_FAILURES)."""
+    login_window_seconds: int = 900
+    """Span in which failed logins are counted, in seconds (CONFSVC_LOGIN_WINDOW_SECONDS)."""
+    login_lockout_seconds: int = 900
+    """How long a locked account or address must wait, in seconds (CONFSVC_LOGIN_LOCKOUT_SECONDS)."""
+    session_hours: int = 12
+    """Lifetime of a web session after login, in hours (CONFSVC_SESSION_HOURS)."""
+    session_cookie: str = "confsvc_session"
+    """Name of the web-session cookie (CONFSVC_SESSION_COOKIE)."""
+    rate_limit_login_per_minute: int = 30
+    """Requests per client address and minute to /auth/* (CONFSVC_RATE_LIMIT_LOGIN_PER_MINUTE); 0 turns the limit off."""
+    rate_limit_rsvp_per_minute: int = 60
+    """Requests per client address and minute to /rsvp/* (CONFSVC_RATE_LIMIT_RSVP_PER_MINUTE); 0 turns the limit off."""
+    rate_limit_public_per_minute: int = 120
+    """Requests per client address and minute to other endpoints without login (CONFSVC_RATE_LIMIT_PUBLIC_PER_MINUTE); 0 turns it off."""
+    oidc_issuer: str | None = None
+    """OpenID Connect issuer URL; single sign-on is off without it (CONFSVC_OIDC_ISSUER)."""
+    oidc_client_id: str | None = None
+    """Client id registered at the OpenID provider (CONFSVC_OIDC_CLIENT_ID)."""
+    oidc_client_secret: str | None = None
+    """Client secret registered at the OpenID provider (CONFSVC_OIDC_CLIENT_SECRET)."""
+    oidc_redirect_uri: str | None = None
+    """Callback URL registered at the provider; default ``{base_url}/auth/oidc/callback`` (CONFSVC_OIDC_REDIRECT_URI)."""
+    oidc_scopes: str = "openid email profile"
+    """Space-separated scopes requested from the provider (CONFSVC_OIDC_SCOPES)."""
+    ldap_url: str | None = None
+    """LDAP server, e.g. ldaps://ldap.example.com:636; LDAP login is off without it (CONFSVC_LDAP_URL)."""
+    ldap_bind_dn_template: str = "uid={username},ou=people,dc=example,dc=com"
+    """DN bound with the user's password; ``{username}`` is the escaped login name (CONFSVC_LDAP_BIND_DN_TEMPLATE)."""
+    ldap_search_base: str | None = None
+    """Subtree searched for the user's entry after the bind; default the bind DN itself (CONFSVC_LDAP_SEARCH_BASE)."""
+    ldap_search_filter: str = "(uid={username})"
+    """Filter that finds the user's entry under the search base (CONFSVC_LDAP_SEARCH_FILTER)."""
+    ldap_email_attribute: str = "mail"
+    """Attribute holding the user's e-mail address (CONFSVC_LDAP_EMAIL_ATTRIBUTE)."""
+    ldap_timeout_seconds: int = 5
+    """Connect and response timeout for the LDAP server, in seconds (CONFSVC_LDAP_TIMEOUT_SECONDS)."""
+    sso_create_people: bool = False
+    """Create a member account on the first single sign-on of an unknown address (CONFSVC_SSO_CREATE_PEOPLE)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SecuritySettings:
+        return cls(
+            login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_address_max_failures=_int(env, "LOGIN_ADDRESS_MAX_FAILURES", 20, minimum=1),
+            login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 900, minimum=1),
+            login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 900, minimum=1),
+            session_hours=_int(env, "SESSION_HOURS", 12, minimum=1),
+            session_cookie=_str(env, "SESSION_COOKIE", "confsvc_session"),
+            rate_limit_login_per_minute=_int(env, "RATE_LIMIT_LOGIN_PER_MINUTE", 30),
+            rate_limit_rsvp_per_minute=_int(env, "RATE_LIMIT_RSVP_PER_MINUTE", 60),
+            rate_limit_public_per_minute=_int(env, "RATE_LIMIT_PUBLIC_PER_MINUTE", 120),
+            oidc_issuer=(_env(env, "OIDC_ISSUER") or "").rstrip("/") or None,
+            oidc_client_id=_env(env, "OIDC_CLIENT_ID"),
+            oidc_client_secret=_env(env, "OIDC_CLIENT_SECRET"),
+            oidc_redirect_uri=_env(env, "OIDC_REDIRECT_URI"),
+            oidc_scopes=_str(env, "OIDC_SCOPES", "openid email profile"),
+            ldap_url=_env(env, "LDAP_URL"),
+            ldap_bind_dn_template=_str(env, "LDAP_BIND_DN_TEMPLATE", "uid={username},ou=people,dc=example,dc=com"),
+            ldap_search_base=_env(env, "LDAP_SEARCH_BASE"),
+            ldap_search_filter=_str(env, "LDAP_SEARCH_FILTER", "(uid={username})"),
+            ldap_email_attribute=_str(env, "LDAP_EMAIL_ATTRIBUTE", "mail"),
+            ldap_timeout_seconds=_int(env, "LDAP_TIMEOUT_SECONDS", 5, minimum=1),
+            sso_create_people=_bool(env, "SSO_CREATE_PEOPLE", False),
+        )
+
+
+_DEFAULT_MATERIAL_TYPES = ("pdf", "docx", "xlsx", "pptx", "png", "jpg", "txt", "md")
+
+
+@dataclass(frozen=True)
+class PreparationSettings:
+    check_offsets_minutes: tuple[int, ...] = (1440, 60)
+    """Minutes before a meeting's start when the pre-meeting checks run (CONFSVC_PREP_CHECK_OFFSETS_MINUTES, comma-separated)."""
+    quorum_share: float = 0.5
+    """Share of required attendees that must have accepted, 0 to 1 (CONFSVC_PREP_QUORUM_SHARE)."""
+    inspection_max_age_days: int = 90
+    """Days after which a room's equipment counts as not recently inspected (CONFSVC_PREP_INSPECTION_MAX_AGE_DAYS)."""
+    material_max_bytes: int = 20 * 1024 * 1024
+    """Largest accepted material upload, in bytes (CONFSVC_PREP_MATERIAL_MAX_BYTES)."""
+    material_types: tuple[str, ...] = _DEFAULT_MATERIAL_TYPES
+    """File extensions accepted for materials (CONFSVC_PREP_MATERIAL_TYPES, comma-separated)."""
+    sweep_interval_seconds: int = 60
+    """Seconds between two sweeps for due pre-meeting checks (CONFSVC_PREP_SWEEP_INTERVAL_SECONDS)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> PreparationSettings:
+        """Read the ``CONFSVC_PREP_*`` variables; raises ``ConfigurationError`` naming a bad one."""
+        offsets_raw = _str(environ, "PREP_CHECK_OFFSETS_MINUTES", "1440,60")
+        try:
+            offsets = tuple(sorted({int(part) for part in offsets_raw.split(",") if part.strip()}, reverse=True))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"CONFSVC_PREP_CHECK_OFFSETS_MINUTES={offsets_raw!r} is not a comma-separated list of minutes"
+            ) from exc
+        if not offsets or min(offsets) < 1:
+            raise ConfigurationError(f"CONFSVC_PREP_CHECK_OFFSETS_MINUTES={offsets_raw!r} needs whole minutes of 1 or more")
+        share_raw = _str(environ, "PREP_QUORUM_SHARE", "0.5")
+        try:
+            share = float(share_raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"CONFSVC_PREP_QUORUM_SHARE={share_raw!r} is not a number") from exc
+        if not 0.0 <= share <= 1.0:
+            raise ConfigurationError(f"CONFSVC_PREP_QUORUM_SHARE={share_raw!r} must be between 0 and 1")
+        types_raw = _str(environ, "PREP_MATERIAL_TYPES", ",".join(_DEFAULT_MATERIAL_TYPES))
+        types = tuple(part.strip().lower().lstrip(".") for part in types_raw.split(",") if part.strip())
+        if not types:
+            raise ConfigurationError("CONFSVC_PREP_MATERIAL_TYPES is empty; list extensions such as pdf,docx")
+        return cls(
+            check_offsets_minutes=offsets,
+            quorum_share=share,
+            inspection_max_age_days=_int(environ, "PREP_INSPECTION_MAX_AGE_DAYS", 90, minimum=1),
+            material_max_bytes=_int(environ, "PREP_MATERIAL_MAX_BYTES", 20 * 1024 * 1024, minimum=1),
+            material_types=types,
+            sweep_interval_seconds=_int(environ, "PREP_SWEEP_INTERVAL_SECONDS", 60, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
+class MinutesSettings:
+    number_pattern: str = "〔{year}〕{seq}号"
+    """Number of approved minutes; ``{year}`` and ``{seq}`` (e.g. ``{seq:03d}``) are filled in (CONFSVC_MINUTES_NUMBER_PATTERN)."""
+    counter_scope: str = "organisation"
+    """Whose counter issues ``{seq}``: ``organisation`` or ``series`` (CONFSVC_MINUTES_COUNTER_SCOPE); a pattern with ``{year}`` restarts it each year."""
+    default_template: str = "default-zh"
+    """Template used when the minutes name none: a shipped name or an uploaded template's name (CONFSVC_MINUTES_DEFAULT_TEMPLATE)."""
+    east_asia_font: str = "宋体"
+    """East Asian font given to CJK text that has none (CONFSVC_MINUTES_EAST_ASIA_FONT)."""
+    max_template_bytes: int = 2 * 1024 * 1024
+    """Largest accepted .docx template upload, in bytes (CONFSVC_MINUTES_MAX_TEMPLATE_BYTES)."""
+    soffice_path: str = "soffice"
+    """LibreOffice program that converts the .docx to PDF for distribution; PDF is skipped when it is not found (CONFSVC_MINUTES_SOFFICE)."""
+    pdf_timeout_seconds: int = 60
+    """Longest wait for one PDF conversion, in seconds (CONFSVC_MINUTES_PDF_TIMEOUT_SECONDS)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> MinutesSettings:
+        """Read the ``CONFSVC_MINUTES_*`` variables; raises ``ConfigurationError`` naming a bad one."""
+        pattern = _str(environ, "MINUTES_NUMBER_PATTERN", "〔{year}〕{seq}号")
+        try:
+            pattern.format(year=2026, seq=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigurationError(
+                f"CONFSVC_MINUTES_NUMBER_PATTERN={pattern!r} is invalid; use only {{year}} and {{seq}}, e.g. 第{{seq}}期"
+            ) from exc
+        if "{seq" not in pattern:
+            raise ConfigurationError(f"CONFSVC_MINUTES_NUMBER_PATTERN={pattern!r} needs {{seq}}")
+        scope = _str(environ, "MINUTES_COUNTER_SCOPE", "organisation")
+        if scope not in ("organisation", "series"):
+            raise ConfigurationError(f"CONFSVC_MINUTES_COUNTER_SCOPE={scope!r} is not supported; use organisation or series")
+        return cls(
+            number_pattern=pattern,
+            counter_scope=scope,
+            default_template=_str(environ, "MINUTES_DEFAULT_TEMPLATE", "default-zh"),
+            east_asia_font=_str(environ, "MINUTES_EAST_ASIA_FONT", "宋体"),
+            max_template_bytes=_int(environ, "MINUTES_MAX_TEMPLATE_BYTES", 2 * 1024 * 1024, minimum=1024),
+            soffice_path=_str(environ, "MINUTES_SOFFICE", "soffice"),
+            pdf_timeout_seconds=_int(environ, "MINUTES_PDF_TIMEOUT_SECONDS", 60, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
+class FollowupSettings:
+    holiday_country: str = "CN"
+    """ISO 3166-1 country whose holidays decide working days (CONFSVC_FOLLOWUP_HOLIDAY_COUNTRY)."""
+    reminder_lead_days: int = 2
+    """Working days before the due date of the first reminder; 0 turns it off (CONFSVC_FOLLOWUP_REMINDER_LEAD_DAYS)."""
+    reminder_time: str = "09:00"
+    """Local HH:MM of reminders in the owner's zone (CONFSVC_FOLLOWUP_REMINDER_TIME)."""
+    escalation_notice_days: int = 1
+    """Overdue working days before the formal reminder notice (催办单); 0 turns it off (CONFSVC_FOLLOWUP_ESCALATION_NOTICE_DAYS)."""
+    escalation_head_days: int = 3
+    """Overdue working days before the department head and organiser are told; 0 turns it off (CONFSVC_FOLLOWUP_ESCALATION_HEAD_DAYS)."""
+    escalation_sms_days: int = 5
+    """Overdue working days before the owner gets an SMS; 0 turns it off (CONFSVC_FOLLOWUP_ESCALATION_SMS_DAYS)."""
+    sms_url: str | None = None
+    """SMS webhook gateway for escalations when the owner has no own sms channel (CONFSVC_FOLLOWUP_SMS_URL)."""
+    sms_secret: str | None = None
+    """HMAC secret of that gateway (CONFSVC_FOLLOWUP_SMS_SECRET)."""
+    digest_weekday: int = 1
+    """ISO weekday (1 = Monday) of the organisers' weekly digest; 0 turns it off (CONFSVC_FOLLOWUP_DIGEST_WEEKDAY)."""
+    link_ttl_days: int = 14
+    """Days a one-click link in a reminder stays valid (CONFSVC_FOLLOWUP_LINK_TTL_DAYS)."""
+    sweep_interval_seconds: int = 60
+    """Seconds between two reminder sweeps (CONFSVC_FOLLOWUP_SWEEP_INTERVAL_SECONDS)."""
+    batch_size: int = 200
+    """Action items claimed per sweep transaction (CONFSVC_FOLLOWUP_BATCH_SIZE)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> FollowupSettings:
+        """Read the ``CONFSVC_FOLLOWUP_*`` variables; raises ``ConfigurationError`` naming a bad one."""
+        country = _str(environ, "FOLLOWUP_HOLIDAY_COUNTRY", "CN").upper()
+        if len(country) != 2 or not country.isalpha():
+            raise ConfigurationError(
+                f"CONFSVC_FOLLOWUP_HOLIDAY_COUNTRY={country!r} is not an ISO 3166-1 alpha-2 code such as CN"
+            )
+        reminder_time = _str(environ, "FOLLOWUP_REMINDER_TIME", "09:00")
+        hour, _sep, minute = reminder_time.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ConfigurationError(f"CONFSVC_FOLLOWUP_REMINDER_TIME={reminder_time!r} is not a time HH:MM")
+        weekday = _int(environ, "FOLLOWUP_DIGEST_WEEKDAY", 1)
+        if weekday > 7:
+            raise ConfigurationError(f"CONFSVC_FOLLOWUP_DIGEST_WEEKDAY={weekday} must be 0 (off) or 1-7")
+        return cls(
+            holiday_country=country,
+            reminder_lead_days=_int(environ, "FOLLOWUP_REMINDER_LEAD_DAYS", 2),
+            reminder_time=f"{int(hour):02d}:{int(minute):02d}",
+            escalation_notice_days=_int(environ, "FOLLOWUP_ESCALATION_NOTICE_DAYS", 1),
+            escalation_head_days=_int(environ, "FOLLOWUP_ESCALATION_HEAD_DAYS", 3),
+            escalation_sms_days=_int(environ, "FOLLOWUP_ESCALATION_SMS_DAYS", 5),
+            sms_url=_env(environ, "FOLLOWUP_SMS_URL"),
+            sms_secret=_env(environ, "FOLLOWUP_SMS_SECRET"),
+            digest_weekday=weekday,
+            link_ttl_days=_int(environ, "FOLLOWUP_LINK_TTL_DAYS", 14, minimum=1),
+            sweep_interval_seconds=_int(environ, "FOLLOWUP_SWEEP_INTERVAL_SECONDS", 60, minimum=1),
+            batch_size=_int(environ, "FOLLOWUP_BATCH_SIZE", 200, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
+class OpsSettings:
+    log_format: str = "text"
+    """Log line format, ``text`` or ``json`` (CONFSVC_LOG_FORMAT)."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics at ``GET /metrics`` (CONFSVC_METRICS_ENABLED)."""
+    readiness_cache_seconds: int = 10
+    """Seconds the readiness check reuses its migration answer (CONFSVC_READINESS_CACHE_SECONDS)."""
+    shutdown_grace_seconds: int = 20
+    """Seconds a stopping process waits for running sweeps to finish (CONFSVC_SHUTDOWN_GRACE_SECONDS)."""
+    outbox_retention_days: int = 30
+    """Days a sent, dead or dropped outbox row is kept; 0 turns pruning off (CONFSVC_OUTBOX_RETENTION_DAYS)."""
+    prune_interval_seconds: int = 3600
+    """Seconds between two pruning sweeps (CONFSVC_PRUNE_INTERVAL_SECONDS)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> OpsSettings:
+        """Read the operations variables; raises ``ConfigurationError`` naming a bad one."""
+        log_format = _str(environ, "LOG_FORMAT", "text").lower()
+        if log_format not in ("text", "json"):
+            raise ConfigurationError(f"CONFSVC_LOG_FORMAT={log_format!r} is not supported; use text or json")
+        return cls(
+            log_format=log_format,
+            metrics_enabled=_bool(environ, "METRICS_ENABLED", True),
+            readiness_cache_seconds=_int(environ, "READINESS_CACHE_SECONDS", 10),
+            shutdown_grace_seconds=_int(environ, "SHUTDOWN_GRACE_SECONDS", 20),
+            outbox_retention_days=_int(environ, "OUTBOX_RETENTION_DAYS", 30),
+            prune_interval_seconds=_int(environ, "PRUNE_INTERVAL_SECONDS", 3600, minimum=1),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     booking: BookingSettings = field(default_factory=BookingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     caldav: CalDAVSettings = field(default_factory=CalDAVSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    preparation: PreparationSettings = field(default_factory=PreparationSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    followup: FollowupSettings = field(default_factory=FollowupSettings)
+    minutes: MinutesSettings = field(default_factory=MinutesSettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
+    meeting_etiquette: str = DEFAULT_MEETING_ETIQUETTE
+    """Meeting rules written into every invitation's DESCRIPTION (CONFSVC_MEETING_ETIQUETTE)."""
     time_zone: str = "Asia/Shanghai"
     """Default IANA zone of the organisation (CONFSVC_TIME_ZONE)."""
     default_locale: str = "zh-CN"
@@ -184,6 +472,15 @@ class Settings:
             password=_env(env, "CALDAV_PASSWORD"),
             calendar_template=_env(env, "CALDAV_CALENDAR_TEMPLATE"),
         )
+        outbox = OutboxSettings(
+            max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 8, minimum=1),
+            base_delay_seconds=_int(env, "OUTBOX_BASE_DELAY_SECONDS", 30),
+            max_delay_seconds=_int(env, "OUTBOX_MAX_DELAY_SECONDS", 3600),
+            lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120, minimum=5),
+            batch_size=_int(env, "OUTBOX_BATCH_SIZE", 50, minimum=1),
+            interval_seconds=_int(env, "OUTBOX_INTERVAL_SECONDS", 5, minimum=1),
+            imap_interval_seconds=_int(env, "IMAP_INTERVAL_SECONDS", 60, minimum=1),
+        )
         time_zone = _str(env, "TIME_ZONE", "Asia/Shanghai")
         try:
             ZoneInfo(time_zone)
@@ -199,6 +496,13 @@ class Settings:
             "booking": booking,
             "mail": mail,
             "caldav": caldav,
+            "outbox": outbox,
+            "preparation": PreparationSettings.from_env(env),
+            "security": SecuritySettings.from_env(env),
+            "followup": FollowupSettings.from_env(env),
+            "minutes": MinutesSettings.from_env(env),
+            "ops": OpsSettings.from_env(env),
+            "meeting_etiquette": _str(env, "MEETING_ETIQUETTE", DEFAULT_MEETING_ETIQUETTE).replace("\\n", "\n"),
             "time_zone": time_zone,
             "default_locale": locale,
             "secret_key": _env(env, "SECRET_KEY") or secrets.token_urlsafe(32),

@@ -24,23 +24,12 @@ from sqlalchemy.engine import make_url
 from confsvc.app import create_app
 from confsvc.db.engine import create_engine, create_session_factory
 from confsvc.db.migrate import upgrade
+from confsvc.db.models import Base
 from confsvc.directory.schemas import PersonCreate
 from confsvc.directory.services import DirectoryService
 from confsvc.settings import DatabaseSettings, Settings
 
 PG_ENV = "CONFSVC_TEST_DATABASE_URL"
-_TABLES_IN_DELETE_ORDER = (
-    "idempotency_record",
-    "agenda_item",
-    "booking",
-    "attendee",
-    "meeting",
-    "api_token",
-    "person",
-    "department",
-    "bridge",
-    "room",
-)
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -83,7 +72,8 @@ def postgres_database() -> Iterator[str]:
 async def _empty_postgres(url: str) -> None:
     connection = await asyncpg.connect(_asyncpg_dsn(url))
     try:
-        await connection.execute(f"TRUNCATE {', '.join(_TABLES_IN_DELETE_ORDER)} CASCADE")
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        await connection.execute(f"TRUNCATE {tables} CASCADE")
     finally:
         await connection.close()
 

@@ -1,7 +1,8 @@
-"""Bearer-token authentication for /api/v1 and the request's language.
+"""Authentication for /api/v1 (Bearer token or web-session cookie) and the request's language.
 
-The middleware resolves ``Authorization: Bearer TOKEN`` to a ``Person`` and stores it in
-``request.scope["user"]``; routes that need a caller depend on ``current_person``.
+``current_person`` resolves ``Authorization: Bearer TOKEN``, or else the session cookie
+set by ``POST /auth/login`` (see ``confsvc.security``), to a ``Person`` and caches it in
+``request.scope["state"]``; routes that need a caller depend on it.
 Role guards are small functions that the handlers list in ``guards=``.
 """
 
@@ -21,6 +22,7 @@ from confsvc.db.models import Person
 from confsvc.directory.services import DirectoryService
 from confsvc.i18n import negotiate, normalise_locale, set_locale
 from confsvc.i18n import gettext as _
+from confsvc.security.sessions import CsrfRejected, person_from_session_cookie
 
 
 class LocaleMiddleware(ASGIMiddleware):
@@ -36,24 +38,39 @@ class LocaleMiddleware(ASGIMiddleware):
 
 
 async def current_person(request: Request[Any, Any, Any]) -> Person:
-    """Return the authenticated caller; raise 401 when the token is missing or invalid."""
+    """Return the authenticated caller from a Bearer token or the web-session cookie.
+
+    An Authorization header wins over the cookie. Raises 401 when neither is valid, and
+    403 when a cookie-authenticated unsafe request lacks its CSRF token.
+    """
     person = request.scope.get("state", {}).get("person")
     if person is not None:
         return person
     header = request.headers.get("authorization", "")
-    scheme, _sep, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthorizedException()
-    session_maker = request.app.state.session_maker
-    async with session_maker() as session:
-        person = await DirectoryService(session).authenticate_token(token.strip())
-        await session.commit()
+    if header:
+        person = await _person_from_bearer(request, header)
+    else:
+        try:
+            person = await person_from_session_cookie(request)
+        except CsrfRejected:
+            raise PermissionDeniedException(_("missing or invalid CSRF token; send the X-CSRF-Token header")) from None
     if person is None:
         raise NotAuthorizedException()
     preferred = normalise_locale(person.locale)
     if preferred and not request.headers.get("accept-language"):
         set_locale(preferred)
     request.scope.setdefault("state", {})["person"] = person
+    return person
+
+
+async def _person_from_bearer(request: Request[Any, Any, Any], header: str) -> Person | None:
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    session_maker = request.app.state.session_maker
+    async with session_maker() as session:
+        person = await DirectoryService(session).authenticate_token(token.strip())
+        await session.commit()
     return person
 
 
@@ -70,3 +87,9 @@ def require_roles(*roles: str) -> Any:
 
 
 admin_only = require_roles("admin")
+
+
+async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Guard for a whole router: reject a request without valid credentials (401) before
+    its body or parameters are validated, so anonymous callers learn nothing from errors."""
+    await current_person(connection)  # type: ignore[arg-type]

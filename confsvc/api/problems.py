@@ -7,6 +7,7 @@ are logged with an error id, and the client sees only that id.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import uuid
@@ -15,11 +16,20 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from confsvc.errors import ConfsvcError, Conflict, NotFound, ValidationFailed
 from confsvc.i18n import gettext as _
 
 logger = logging.getLogger(__name__)
+
+try:  # asyncpg is installed only for PostgreSQL deployments
+    from asyncpg.exceptions import ConnectionDoesNotExistError, PostgresConnectionError
+
+    _ASYNCPG_CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionDoesNotExistError, PostgresConnectionError)
+except ImportError:
+    _ASYNCPG_CONNECTION_ERRORS = ()
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -125,9 +135,54 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+# OS errors that mean "a server we depend on is unreachable or out of space", not a bug.
+_UNAVAILABLE_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.EHOSTUNREACH,
+     errno.ENETUNREACH, errno.ETIMEDOUT, errno.ENOSPC, errno.EDQUOT}
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def is_unavailable_error(exc: BaseException) -> bool:
+    """Tell whether ``exc`` means the database (or disk) is unavailable right now.
+
+    True for SQLAlchemy's OperationalError and InterfaceError, any DBAPIError whose
+    connection was invalidated, the pool's TimeoutError, asyncpg's connection errors, and
+    OS errors such as a refused or reset connection or a full disk.
+    """
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    if _ASYNCPG_CONNECTION_ERRORS and isinstance(exc, _ASYNCPG_CONNECTION_ERRORS):
+        return True
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _UNAVAILABLE_ERRNOS
+
+
+def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Answer 503 with Retry-After for a lost database connection or a full disk; any other
+    database or OS error is unexpected (500)."""
+    if not is_unavailable_error(exc):
+        return handle_unexpected(request, exc)
+    logger.warning("service unavailable path=%s error=%s", request.url.path, type(exc).__name__)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        detail = _("the storage is full; try again later")
+    else:
+        detail = _("the database is unavailable; try again later")
+    response = problem(503, detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 exception_handlers: dict[type[Exception] | int, Any] = {
     ConfsvcError: handle_confsvc_error,
     ValidationException: handle_validation_error,
     HTTPException: handle_http_error,
+    DBAPIError: handle_unavailable,
+    PoolTimeoutError: handle_unavailable,
+    OSError: handle_unavailable,
+    **{error_class: handle_unavailable for error_class in _ASYNCPG_CONNECTION_ERRORS},
     Exception: handle_unexpected,
 }

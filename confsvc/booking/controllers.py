@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.api import idempotency
-from confsvc.api.auth import current_person
+from confsvc.api.auth import current_person, require_roles
 from confsvc.booking.schemas import CancelRequest, MeetingCreate, MeetingRead, MeetingUpdate, OccurrenceUpdate
 from confsvc.booking.services import MeetingFilters, MeetingService, Viewer, meeting_read
 from confsvc.db.models import Person
 from confsvc.errors import BookingConflict, ValidationFailed
 from confsvc.i18n import gettext as _
+from confsvc.security.audit import record_audit, sent_fields
 from confsvc.settings import Settings
 
 
@@ -49,7 +50,7 @@ class MeetingController(Controller):
         meetings = await MeetingService(db_session, settings).list(filters, viewer)
         return [meeting_read(m, viewer) for m in meetings]
 
-    @post(operation_id="createMeeting", status_code=201)
+    @post(operation_id="createMeeting", status_code=201, guards=[require_roles("organiser")])
     async def create_meeting(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, caller: Person, settings: Settings, data: MeetingCreate
     ) -> Response[Any]:
@@ -66,6 +67,11 @@ class MeetingController(Controller):
         try:
             meeting = await service.create(data, caller=caller)
             body = msgspec.to_builtins(meeting_read(meeting, Viewer.of(caller)))
+            record_audit(
+                db_session, actor=caller, action="meeting.create", object_type="meeting", object_id=meeting.id,
+                details={"confidentiality": meeting.confidentiality, "attendees": [a.email for a in meeting.attendees]},
+                client_address=request.client.host if request.client else None,
+            )
             if key is not None:
                 idempotency.remember(db_session, person_id=caller.id, key=key, fingerprint=fingerprint, status_code=201, response=body)
             await db_session.commit()
@@ -88,7 +94,18 @@ class MeetingController(Controller):
     async def update_meeting(
         self, db_session: AsyncSession, caller: Person, settings: Settings, meeting_id: uuid.UUID, data: MeetingUpdate
     ) -> MeetingRead:
-        meeting = await MeetingService(db_session, settings).update(meeting_id, data, caller=caller)
+        service = MeetingService(db_session, settings)
+        attendees_before = {a.email for a in (await service.get(meeting_id, Viewer.of(caller))).attendees}
+        meeting = await service.update(meeting_id, data, caller=caller)
+        attendees_after = {a.email for a in meeting.attendees}
+        record_audit(
+            db_session, actor=caller, action="meeting.update", object_type="meeting", object_id=meeting.id,
+            details={
+                "fields": sent_fields(data), "sequence": meeting.sequence,
+                "attendees_added": sorted(attendees_after - attendees_before),
+                "attendees_removed": sorted(attendees_before - attendees_after),
+            },
+        )
         await db_session.commit()
         return meeting_read(meeting, Viewer.of(caller))
 
@@ -98,6 +115,7 @@ class MeetingController(Controller):
     ) -> MeetingRead:
         reason = data.reason if data else None
         meeting = await MeetingService(db_session, settings).cancel(meeting_id, caller=caller, reason=reason)
+        record_audit(db_session, actor=caller, action="meeting.cancel", object_type="meeting", object_id=meeting.id, details={"reason": reason})
         await db_session.commit()
         return meeting_read(meeting, Viewer.of(caller))
 
@@ -108,6 +126,10 @@ class MeetingController(Controller):
         meeting = await MeetingService(db_session, settings).update_occurrence(
             meeting_id, _parse_recurrence_id(recurrence_id), data, caller=caller
         )
+        record_audit(
+            db_session, actor=caller, action="meeting.occurrence.update", object_type="meeting", object_id=meeting.id,
+            details={"recurrence_id": recurrence_id, "fields": sent_fields(data)},
+        )
         await db_session.commit()
         return meeting_read(meeting, Viewer.of(caller))
 
@@ -117,6 +139,10 @@ class MeetingController(Controller):
     ) -> MeetingRead:
         meeting = await MeetingService(db_session, settings).cancel(
             meeting_id, caller=caller, recurrence_id=_parse_recurrence_id(recurrence_id)
+        )
+        record_audit(
+            db_session, actor=caller, action="meeting.occurrence.cancel", object_type="meeting", object_id=meeting.id,
+            details={"recurrence_id": recurrence_id},
         )
         await db_session.commit()
         return meeting_read(meeting, Viewer.of(caller))

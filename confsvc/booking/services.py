@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc import validation
+from confsvc.booking import invitations
 from confsvc.booking import rules as booking_rules
 from confsvc.booking.schemas import (
     AgendaItemIn,
@@ -366,6 +367,7 @@ class MeetingService:
 
     async def _flush_bookings(self, slots: Sequence[Slot], *, bridge: Bridge, participants: int, exclude_meeting_id: uuid.UUID | None, now: datetime) -> None:
         """Flush pending rows; turn a lost race on PostgreSQL into ``BookingConflict``."""
+        bridge_id = bridge.id
         try:
             await self.session.flush()
         except (IntegrityError, DBAPIError) as exc:
@@ -373,7 +375,10 @@ class MeetingService:
             if code not in _CONFLICT_SQLSTATES:
                 raise
             await self.session.rollback()
-            logger.info("booking lost a race bridge_id=%s sqlstate=%s", bridge.id, code)
+            # The rollback expired every loaded object, and a lazy load in the conflict report
+            # would fail outside the async context, so load the bridge again here.
+            bridge = await self.session.get_one(Bridge, bridge_id, populate_existing=True)
+            logger.info("booking lost a race bridge_id=%s sqlstate=%s", bridge_id, code)
             await self._raise_conflict(
                 slots, bridge=bridge, participants=participants, exclude_meeting_id=exclude_meeting_id, now=now,
                 message=_("the bridge is already booked for this time"),
@@ -449,6 +454,9 @@ class MeetingService:
             urgent=data.urgent,
             urgent_reason=data.urgent_reason.strip() if data.urgent and data.urgent_reason else None,
         )
+        # Every relationship is set here, so building the response needs no further query.
+        meeting.organiser, meeting.chair, meeting.secretary = organiser, chair, secretary
+        meeting.bridge, meeting.room = bridge, room
         meeting.attendees = await self._attendee_rows(attendees, {})
         meeting.bookings = self._bookings(slots, bridge=bridge)
         meeting.agenda_items = agenda
@@ -458,7 +466,9 @@ class MeetingService:
             "meeting booked meeting_id=%s bridge_id=%s occurrences=%d organiser_id=%s",
             meeting.id, bridge.id, len(slots), organiser.id,
         )
-        return await self._reload(meeting)
+        # Invitations: outbox rows in this transaction.
+        await invitations.enqueue_created(self.session, self.settings, meeting)
+        return meeting
 
     async def update(self, meeting_id: uuid.UUID, data: MeetingUpdate, *, caller: Person, now: datetime | None = None) -> Meeting:
         """Change a meeting or its whole series.
@@ -474,6 +484,7 @@ class MeetingService:
             raise PermissionDenied(_("only the organiser or an administrator may change this meeting"))
         if meeting.status != "scheduled":
             raise ValidationFailed.field("status", _("a {status} meeting cannot be changed", status=meeting.status))
+        invited_before = invitations.recipients_of(meeting)
 
         if data.title is not msgspec.UNSET:
             meeting.title = validation.text(data.title, field="title", max_length=300)
@@ -559,6 +570,8 @@ class MeetingService:
         await self.session.flush()
         meeting = await self._reload(meeting)
         logger.info("meeting updated meeting_id=%s sequence=%d", meeting.id, meeting.sequence)
+        # Invitations: outbox rows in this transaction.
+        await invitations.enqueue_updated(self.session, self.settings, meeting, invited_before)
         return meeting
 
     async def update_occurrence(
@@ -599,6 +612,8 @@ class MeetingService:
         await self._flush_bookings([slot], bridge=bridge, participants=participants, exclude_meeting_id=None, now=now)
         meeting = await self._reload(meeting)
         logger.info("occurrence updated meeting_id=%s recurrence_id=%s", meeting.id, booking.recurrence_id.isoformat())
+        # Invitations: outbox rows in this transaction.
+        await invitations.enqueue_occurrence_updated(self.session, self.settings, meeting)
         return meeting
 
     def _occurrence(self, meeting: Meeting, recurrence_id: datetime) -> Booking:
@@ -617,6 +632,7 @@ class MeetingService:
         meeting = await self.get(meeting_id, viewer)
         if not can_manage(meeting, viewer):
             raise PermissionDenied(_("only the organiser or an administrator may cancel this meeting"))
+        sequence_before = meeting.sequence
         if recurrence_id is not None:
             booking = self._occurrence(meeting, recurrence_id)
             if booking.active:
@@ -632,4 +648,9 @@ class MeetingService:
                 booking.active = False
         await self.session.flush()
         logger.info("meeting cancelled meeting_id=%s occurrence=%s", meeting.id, recurrence_id.isoformat() if recurrence_id else "all")
-        return await self._reload(meeting)
+        meeting = await self._reload(meeting)
+        # Invitations: outbox rows in this transaction.
+        await invitations.enqueue_cancelled(
+            self.session, self.settings, meeting, before_sequence=sequence_before, recurrence_id=recurrence_id
+        )
+        return meeting
