@@ -93,13 +93,13 @@ class BookingSettings:
     min_notice_minutes: int = 30
     """Earliest start of a booking, in minutes from now (CONFSVC_BOOKING_MIN_NOTICE_MINUTES)."""
     max_duration_minutes: int = 480
-    """Longest meeting, in minutes (CONFSVC_BOOKING_MAX_DURATION_MINUTES)."""
+    """Maximum meeting length, in minutes (CONFSVC_BOOKING_MAX_DURATION_MINUTES)."""
     buffer_minutes: int = 5
     """Gap kept free on a bridge after each booking, in minutes (CONFSVC_BOOKING_BUFFER_MINUTES)."""
     max_occurrences: int = 500
     """Most occurrences one recurring series may have (CONFSVC_BOOKING_MAX_OCCURRENCES)."""
     max_series_days: int = 731
-    """Longest span of a recurring series, in days (CONFSVC_BOOKING_MAX_SERIES_DAYS)."""
+    """Maximum span of a recurring series, in days (CONFSVC_BOOKING_MAX_SERIES_DAYS)."""
     max_attendees: int = 2000
     """Most attendees one meeting may list (CONFSVC_BOOKING_MAX_ATTENDEES)."""
 
@@ -140,7 +140,7 @@ class OutboxSettings:
     base_delay_seconds: int = 30
     """Wait before the first retry, doubled for each further one (CONFSVC_OUTBOX_BASE_DELAY_SECONDS)."""
     max_delay_seconds: int = 3600
-    """Longest wait between two attempts, in seconds (CONFSVC_OUTBOX_MAX_DELAY_SECONDS)."""
+    """Maximum wait between two attempts, in seconds (CONFSVC_OUTBOX_MAX_DELAY_SECONDS)."""
     lease_seconds: int = 120
     """How long a claimed message stays with one dispatcher before another may take it (CONFSVC_OUTBOX_LEASE_SECONDS)."""
     batch_size: int = 50
@@ -289,7 +289,7 @@ class MinutesSettings:
     soffice_path: str = "soffice"
     """LibreOffice program that converts the .docx to PDF for distribution; PDF is skipped when it is not found (CONFSVC_MINUTES_SOFFICE)."""
     pdf_timeout_seconds: int = 60
-    """Longest wait for one PDF conversion, in seconds (CONFSVC_MINUTES_PDF_TIMEOUT_SECONDS)."""
+    """Maximum wait for one PDF conversion, in seconds (CONFSVC_MINUTES_PDF_TIMEOUT_SECONDS)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MinutesSettings:
@@ -328,7 +328,7 @@ class FollowupSettings:
     escalation_notice_days: int = 1
     """Overdue working days before the formal reminder notice (催办单); 0 turns it off (CONFSVC_FOLLOWUP_ESCALATION_NOTICE_DAYS)."""
     escalation_head_days: int = 3
-    """Overdue working days before the department head and organiser are told; 0 turns it off (CONFSVC_FOLLOWUP_ESCALATION_HEAD_DAYS)."""
+    """Overdue working days before the department head and organiser are notified; 0 turns it off (CONFSVC_FOLLOWUP_ESCALATION_HEAD_DAYS)."""
     escalation_sms_days: int = 5
     """Overdue working days before the owner gets an SMS; 0 turns it off (CONFSVC_FOLLOWUP_ESCALATION_SMS_DAYS)."""
     sms_url: str | None = None
@@ -382,7 +382,7 @@ class OpsSettings:
     metrics_enabled: bool = True
     """Serve Prometheus metrics at ``GET /metrics`` (CONFSVC_METRICS_ENABLED)."""
     readiness_cache_seconds: int = 10
-    """Seconds the readiness check reuses its migration answer (CONFSVC_READINESS_CACHE_SECONDS)."""
+    """Seconds the readiness check reuses its migration result (CONFSVC_READINESS_CACHE_SECONDS)."""
     shutdown_grace_seconds: int = 20
     """Seconds a stopping process waits for running sweeps to finish (CONFSVC_SHUTDOWN_GRACE_SECONDS)."""
     outbox_retention_days: int = 30

@@ -162,7 +162,7 @@ def is_unavailable_error(exc: BaseException) -> bool:
 
 
 def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """Answer 503 with Retry-After for a lost database connection or a full disk; any other
+    """Return 503 with Retry-After for a lost database connection or a full disk; any other
     database or OS error is unexpected (500)."""
     if not is_unavailable_error(exc):
         return handle_unexpected(request, exc)

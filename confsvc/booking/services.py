@@ -172,7 +172,7 @@ class MeetingService:
 
     async def get(self, meeting_id: uuid.UUID, viewer: Viewer) -> Meeting:
         meeting = await self.session.get(Meeting, meeting_id)
-        # A meeting the viewer may not see answers exactly like a missing one.
+        # A meeting the viewer may not see is reported exactly like a missing one (404).
         if meeting is None or not can_see(meeting, viewer):
             raise NotFound("meeting", meeting_id)
         return meeting
@@ -474,7 +474,7 @@ class MeetingService:
         """Change a meeting or its whole series.
 
         A change of time, time zone, recurrence, bridge or room raises SEQUENCE and
-        re-books every occurrence; attendees' replies are reset because they answered
+        re-books every occurrence. Attendees' replies are reset because they replied to
         another time. Edited single occurrences are replaced by the new series.
         """
         now = now or datetime.now(UTC)

@@ -1,4 +1,4 @@
-"""Which bridges are free when: overlap queries, bridge choice and alternatives.
+"""Bridge occupancy: overlap queries, bridge choice and alternatives.
 
 A booking blocks its bridge on ``[starts_at, starts_at + duration + buffer)``. Two
 bookings of one bridge conflict when those half-open ranges overlap, so back-to-back
@@ -39,8 +39,8 @@ class BusyRange:
 
 
 def longest_block(rules: BookingSettings) -> timedelta:
-    # NOTE: a booking made under a larger maximum duration than today's setting could
-    # start before this bound and be missed; lowering the maximum is assumed to be rare.
+    # NOTE: a booking made under a larger maximum duration than today's setting could start
+    # before this bound and be missed. Lowering the maximum is assumed to be rare.
     return timedelta(minutes=rules.max_duration_minutes + rules.buffer_minutes) + timedelta(days=1)
 
 
@@ -102,13 +102,13 @@ async def free_bridges(
     candidates = [bridge for bridge in await active_bridges(session) if bridge.capacity >= participants]
     if not candidates:
         return []
-    taken = {
+    occupied = {
         busy.bridge_id
         for busy in await busy_ranges(
             session, slots, rules=rules, bridge_ids=[b.id for b in candidates], exclude_meeting_id=exclude_meeting_id
         )
     }
-    return [bridge for bridge in candidates if bridge.id not in taken]
+    return [bridge for bridge in candidates if bridge.id not in occupied]
 
 
 async def nearest_free_slots(

@@ -7,7 +7,7 @@ import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from conftest import World, add_item, build_world, token_for
+from followup_support import World, add_item, build_world, token_for
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

@@ -14,6 +14,7 @@ DingTalk put their keys into the query string.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import urllib.parse
@@ -145,6 +146,12 @@ class Channel(ABC):
 
     kind: ClassVar[str]
 
+    rate_limit_codes: ClassVar[Mapping[int, str]] = {}
+    """Platform result codes that mean "too many messages", with their meaning."""
+
+    permanent_codes: ClassVar[Mapping[int, str]] = {}
+    """Platform result codes that retrying cannot fix, with their meaning."""
+
     def __init__(
         self,
         *,
@@ -241,6 +248,18 @@ class Channel(ABC):
                 f"{self.kind} connection to {self.target} failed: {type(exc).__name__}"
             ) from exc
 
+    async def _post_json(
+        self, url: str, payload: Mapping[str, Any], *, idempotency_key: str
+    ) -> httpx.Response:
+        """POST ``payload`` as UTF-8 JSON (non-ASCII text unescaped) and return the response.
+
+        Raises:
+            DeliveryError: the request timed out or the connection failed.
+            PermanentDeliveryError: the URL cannot be used at all.
+        """
+        content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return await self._post(url, content=content, headers={}, idempotency_key=idempotency_key)
+
     def _raise_for_http_status(self, response: httpx.Response, *, idempotency_key: str) -> None:
         """Map a non-2xx status: 429 and 5xx are retryable, any other 4xx is permanent."""
         status = response.status_code
@@ -278,22 +297,28 @@ class Channel(ABC):
             )
         return value
 
-    def _raise_for_platform_code(
+    def _check_result_code(
         self,
-        code: int,
-        platform_message: str,
+        body: Mapping[str, Any],
         *,
-        rate_limit_codes: Mapping[int, str],
-        permanent_codes: Mapping[int, str],
+        code_field: str,
+        message_field: str,
         idempotency_key: str,
-    ) -> None:
-        """Map a platform's non-zero result code onto the delivery error tree.
+    ) -> tuple[int, str]:
+        """Return ``(code, message)`` from a platform's parsed JSON response when the code is 0.
 
-        Codes in neither table are treated as retryable, so a new transient error of the
-        platform is retried. The outbox dead-letters the message after its last attempt.
+        A non-zero code listed in :attr:`rate_limit_codes` raises :class:`RateLimited`, one
+        in :attr:`permanent_codes` raises :class:`PermanentDeliveryError`, and any other
+        raises :class:`DeliveryError`, so a new transient error of the platform is retried.
+        The outbox dead-letters the message after its last attempt.
+
+        Raises:
+            DeliveryError: the code is missing, not an integer or not 0 (see above).
         """
+        code = self._read_code(body, code_field)
+        platform_message = str(body.get(message_field, ""))
         if code == 0:
-            return
+            return code, platform_message
 
         logger.warning(
             "channel message rejected: kind=%s target=%s code=%s idempotency_key=%s",
@@ -303,11 +328,60 @@ class Channel(ABC):
             idempotency_key,
         )
         detail = f"{self.kind} target {self.target} returned code {code} ({platform_message})"
-        if code in rate_limit_codes:
-            raise RateLimited(f"{detail}: {rate_limit_codes[code]}")
-        if code in permanent_codes:
-            raise PermanentDeliveryError(f"{detail}: {permanent_codes[code]}")
+        if code in self.rate_limit_codes:
+            raise RateLimited(f"{detail}: {self.rate_limit_codes[code]}")
+        if code in self.permanent_codes:
+            raise PermanentDeliveryError(f"{detail}: {self.permanent_codes[code]}")
         raise DeliveryError(detail)
+
+    def _check_json_response(
+        self,
+        response: httpx.Response,
+        *,
+        code_field: str,
+        message_field: str,
+        idempotency_key: str,
+    ) -> tuple[int, str]:
+        """Check the HTTP status, then the result code in the JSON body, and return both fields.
+
+        The result is ``(code, message)`` read from ``code_field`` and ``message_field``.
+
+        Raises:
+            RateLimited: HTTP 429 or a code in :attr:`rate_limit_codes`.
+            PermanentDeliveryError: another 4xx status or a code in :attr:`permanent_codes`.
+            DeliveryError: a 5xx status, a body that is not a JSON object, or another code.
+        """
+        self._raise_for_http_status(response, idempotency_key=idempotency_key)
+        return self._check_result_code(
+            self._decode_json(response),
+            code_field=code_field,
+            message_field=message_field,
+            idempotency_key=idempotency_key,
+        )
+
+    def _accepted(
+        self,
+        response: httpx.Response,
+        *,
+        platform_code: int,
+        platform_message: str,
+        idempotency_key: str,
+    ) -> SendResult:
+        """Log the delivery at INFO level and return its :class:`SendResult`."""
+        # Use the logger of the channel's module (``confsvc.notify.channels.wecom``, ...) so
+        # log levels and handlers can still be set per channel.
+        logging.getLogger(type(self).__module__).info(
+            "channel message sent: kind=%s target=%s idempotency_key=%s",
+            self.kind,
+            self.target,
+            idempotency_key,
+        )
+        return SendResult(
+            kind=self.kind,
+            status_code=response.status_code,
+            platform_code=platform_code,
+            platform_message=platform_message,
+        )
 
     def _decode_json(self, response: httpx.Response) -> dict[str, Any]:
         """Parse a platform's JSON response body.

@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-import logging
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -33,8 +31,6 @@ from .base import (
 )
 
 __all__ = ["DingTalkChannel", "dingtalk_sign"]
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://oapi.dingtalk.com"
 
@@ -61,6 +57,8 @@ class DingTalkChannel(Channel):
     """
 
     kind = "dingtalk"
+    rate_limit_codes = RATE_LIMIT_CODES
+    permanent_codes = PERMANENT_CODES
 
     def __init__(
         self,
@@ -153,36 +151,19 @@ class DingTalkChannel(Channel):
         return f"{self._base_url}/robot/send?{query}"
 
     async def send(self, message: ChannelMessage) -> SendResult:
-        content = json.dumps(self.build_payload(message), ensure_ascii=False).encode("utf-8")
-
-        response = await self._post(
-            self.signed_url(),
-            content=content,
-            headers={},
+        payload = self.build_payload(message)
+        response = await self._post_json(
+            self.signed_url(), payload, idempotency_key=message.idempotency_key
+        )
+        code, platform_message = self._check_json_response(
+            response,
+            code_field="errcode",
+            message_field="errmsg",
             idempotency_key=message.idempotency_key,
         )
-        self._raise_for_http_status(response, idempotency_key=message.idempotency_key)
-        answer = self._decode_json(response)
-
-        code = self._read_code(answer, "errcode")
-        platform_message = str(answer.get("errmsg", ""))
-        self._raise_for_platform_code(
-            code,
-            platform_message,
-            rate_limit_codes=RATE_LIMIT_CODES,
-            permanent_codes=PERMANENT_CODES,
-            idempotency_key=message.idempotency_key,
-        )
-
-        logger.info(
-            "channel message sent: kind=%s target=%s idempotency_key=%s",
-            self.kind,
-            self.target,
-            message.idempotency_key,
-        )
-        return SendResult(
-            kind=self.kind,
-            status_code=response.status_code,
+        return self._accepted(
+            response,
             platform_code=code,
             platform_message=platform_message,
+            idempotency_key=message.idempotency_key,
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -61,6 +60,8 @@ class FeishuChannel(Channel):
     """
 
     kind = "feishu"
+    rate_limit_codes = RATE_LIMIT_CODES
+    permanent_codes = PERMANENT_CODES
 
     def __init__(
         self,
@@ -177,13 +178,10 @@ class FeishuChannel(Channel):
                 "StatusMessage",
             )
         )
-        code = self._read_code(answer, code_field)
-        platform_message = str(answer.get(message_field, ""))
-        self._raise_for_platform_code(
-            code,
-            platform_message,
-            rate_limit_codes=RATE_LIMIT_CODES,
-            permanent_codes=PERMANENT_CODES,
+        code, platform_message = self._check_result_code(
+            answer,
+            code_field=code_field,
+            message_field=message_field,
             idempotency_key=idempotency_key,
         )
         self._raise_for_http_status(response, idempotency_key=idempotency_key)
@@ -196,25 +194,15 @@ class FeishuChannel(Channel):
             "sign": feishu_sign(timestamp_s, self._secret),
             **self.build_payload(message),
         }
-        content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-
-        response = await self._post(
+        response = await self._post_json(
             f"{self._base_url}/open-apis/bot/v2/hook/{self._token}",
-            content=content,
-            headers={},
+            payload,
             idempotency_key=message.idempotency_key,
         )
         code, platform_message = self._check_answer(response, message.idempotency_key)
-
-        logger.info(
-            "channel message sent: kind=%s target=%s idempotency_key=%s",
-            self.kind,
-            self.target,
-            message.idempotency_key,
-        )
-        return SendResult(
-            kind=self.kind,
-            status_code=response.status_code,
+        return self._accepted(
+            response,
             platform_code=code,
             platform_message=platform_message,
+            idempotency_key=message.idempotency_key,
         )

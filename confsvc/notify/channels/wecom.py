@@ -9,8 +9,6 @@ markdown content at 4096 bytes.
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,8 +27,6 @@ from .base import (
 )
 
 __all__ = ["WeComChannel"]
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 TEXT_MAX_BYTES = 2048
@@ -52,6 +48,8 @@ class WeComChannel(Channel):
     """
 
     kind = "wecom"
+    rate_limit_codes = RATE_LIMIT_CODES
+    permanent_codes = PERMANENT_CODES
 
     def __init__(
         self,
@@ -124,34 +122,18 @@ class WeComChannel(Channel):
         return {"msgtype": "markdown", "markdown": {"content": content}}
 
     async def send(self, message: ChannelMessage) -> SendResult:
-        content = json.dumps(self.build_payload(message), ensure_ascii=False).encode("utf-8")
+        payload = self.build_payload(message)
         url = f"{self._base_url}/cgi-bin/webhook/send?key={self._key}"
-
-        response = await self._post(
-            url, content=content, headers={}, idempotency_key=message.idempotency_key
-        )
-        self._raise_for_http_status(response, idempotency_key=message.idempotency_key)
-        answer = self._decode_json(response)
-
-        code = self._read_code(answer, "errcode")
-        platform_message = str(answer.get("errmsg", ""))
-        self._raise_for_platform_code(
-            code,
-            platform_message,
-            rate_limit_codes=RATE_LIMIT_CODES,
-            permanent_codes=PERMANENT_CODES,
+        response = await self._post_json(url, payload, idempotency_key=message.idempotency_key)
+        code, platform_message = self._check_json_response(
+            response,
+            code_field="errcode",
+            message_field="errmsg",
             idempotency_key=message.idempotency_key,
         )
-
-        logger.info(
-            "channel message sent: kind=%s target=%s idempotency_key=%s",
-            self.kind,
-            self.target,
-            message.idempotency_key,
-        )
-        return SendResult(
-            kind=self.kind,
-            status_code=response.status_code,
+        return self._accepted(
+            response,
             platform_code=code,
             platform_message=platform_message,
+            idempotency_key=message.idempotency_key,
         )
