@@ -36,6 +36,7 @@ from confsvc.followup.schemas import (
     ReasonRequest,
     ReportRow,
 )
+from confsvc.security.audit import record_audit
 from confsvc.followup.services import ActionItemFilters, ActionItemService, Attachment
 from confsvc.followup.workdays import OverrideDay
 from confsvc.i18n import gettext as _
@@ -166,6 +167,7 @@ class ActionItemController(Controller):
     ) -> ActionItemRead:
         service = ActionItemService(db_session, settings)
         item = await service.close(item_id, Viewer.of(caller), note=data.note if data else "")
+        record_audit(db_session, actor=caller, action="action_item.close", object_type="action_item", object_id=item_id)
         await db_session.commit()
         return await service.read(item)
 
@@ -173,6 +175,7 @@ class ActionItemController(Controller):
     async def reopen(self, db_session: AsyncSession, caller: Person, settings: Settings, item_id: uuid.UUID, data: ReasonRequest) -> ActionItemRead:
         service = ActionItemService(db_session, settings)
         item = await service.reopen(item_id, Viewer.of(caller), reason=data.reason)
+        record_audit(db_session, actor=caller, action="action_item.reopen", object_type="action_item", object_id=item_id)
         await db_session.commit()
         return await service.read(item)
 
@@ -180,6 +183,7 @@ class ActionItemController(Controller):
     async def cancel(self, db_session: AsyncSession, caller: Person, settings: Settings, item_id: uuid.UUID, data: ReasonRequest) -> ActionItemRead:
         service = ActionItemService(db_session, settings)
         item = await service.cancel(item_id, Viewer.of(caller), reason=data.reason)
+        record_audit(db_session, actor=caller, action="action_item.cancel", object_type="action_item", object_id=item_id)
         await db_session.commit()
         return await service.read(item)
 

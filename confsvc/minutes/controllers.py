@@ -36,6 +36,7 @@ from confsvc.minutes.schemas import (
     TemplateRead,
     VersionSummary,
 )
+from confsvc.security.audit import record_audit
 from confsvc.minutes.services import DocumentFormat, MinutesService
 from confsvc.settings import Settings
 
@@ -96,6 +97,10 @@ class MinutesController(Controller):
         occurrence: datetime | None = _occurrence_param(),
     ) -> MinutesRead:
         result = await MinutesService(db_session, settings).approve(meeting_id, caller=caller, occurrence=occurrence)
+        record_audit(
+            db_session, actor=caller, action="minutes.approve", object_type="meeting", object_id=meeting_id,
+            details={"occurrence": occurrence.isoformat() if occurrence else None},
+        )
         await db_session.commit()
         return result
 

@@ -190,9 +190,9 @@ class DispatchReport:
     retried: int = 0
     dead: int = 0
     lost_claims: int = 0
+    """Outcomes not recorded because another dispatcher had taken the row over."""
     dropped: int = 0
     """Rows not delivered because their delivery check found them stale."""
-    """Outcomes not recorded because another dispatcher had taken the row over."""
     errors: list[str] = field(default_factory=list)
 
 

@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from followup_support import World, add_item, build_world, token_for
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from confsvc.db.models import ActionItem
+from confsvc.db.models import ActionItem, AuditEvent
 from confsvc.followup.links import make_action_token
 from confsvc.followup.services import action_item_states_by_resolution
 from confsvc.settings import Settings
@@ -71,6 +72,9 @@ async def test_followup_lifecycle_and_guards(fu_client: AsyncTestClient, fu_sess
     assert (await fu_client.post(f"{base}/close", headers=_auth(tokens["owner"]))).status_code == 403
     closed = await fu_client.post(f"{base}/close", headers=_auth(tokens["organiser"]), json={"note": "核实无误"})
     assert closed.json()["status"] == "closed"
+    async with fu_sessions() as session:
+        audit = list(await session.scalars(select(AuditEvent).where(AuditEvent.action == "action_item.close")))
+    assert [event.object_id for event in audit] == [str(item.id)]
     assert (await fu_client.post(f"{base}/reopen", headers=_auth(tokens["organiser"]), json={"reason": ""})).status_code == 400
     reopened = await fu_client.post(f"{base}/reopen", headers=_auth(tokens["organiser"]), json={"reason": "数据有误"})
     assert reopened.json()["status"] == "in_progress"

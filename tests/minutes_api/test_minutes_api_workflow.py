@@ -191,3 +191,15 @@ async def test_approved_minutes_are_immutable_and_revised(client: AsyncTestClien
     register = (await client.get("/api/v1/resolutions", params={"meeting": setup.meeting_id}, headers=setup.li_na.headers)).json()
     assert [r["text"] for r in register] == ["同意华东区 Q1 预算上调 15%", "原则通过2027年招聘计划（修订）"]
     assert all(r["minutes_version"] == 2 for r in register)
+
+
+async def test_approval_is_in_audit_log(client: AsyncTestClient, setup: MeetingSetup) -> None:
+    saved = await client.put(setup.url(), json=draft_body(setup.starts_at), headers=setup.secretary.headers)
+    assert saved.status_code == 200, saved.text
+    await _submit_and_approve(client, setup)
+    audit = await client.get("/api/v1/audit", params={"action": "minutes.approve"}, headers=setup.admin.headers)
+    assert audit.status_code == 200, audit.text
+    entries = audit.json()
+    assert len(entries) == 1
+    assert entries[0]["object_id"] == setup.meeting_id
+    assert entries[0]["actor_email"] == setup.chair.email
