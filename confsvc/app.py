@@ -17,6 +17,7 @@ from confsvc import __version__
 from confsvc.api.auth import LocaleMiddleware, authenticated
 from confsvc.api.problems import exception_handlers
 from confsvc.booking.controllers import MeetingController
+from confsvc.booking.import_controllers import FeedController, FeedLinkController, MeetingImportController
 from confsvc.booking.reply_controllers import InvitationController, ItipController, RsvpController
 from confsvc.bridges.controllers import BridgeController
 from confsvc.db.engine import create_engine, create_session_factory
@@ -111,6 +112,8 @@ def create_app(
         route_handlers=[
             PeopleController,
             BridgeController,
+            MeetingImportController,
+            FeedLinkController,
             MeetingController,
             InvitationController,
             ItipController,
@@ -130,7 +133,7 @@ def create_app(
         ],
     )
     app = Litestar(
-        route_handlers=[healthz, api, RsvpController, AuthController, ActController, ReceiptController, *extra_routes],
+        route_handlers=[healthz, api, RsvpController, FeedController, AuthController, ActController, ReceiptController, *extra_routes],
         plugins=[SQLAlchemyPlugin(config=alchemy)],
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         exception_handlers=exception_handlers,
