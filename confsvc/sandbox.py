@@ -156,6 +156,6 @@ def mailbox_page(folder: Path) -> Any:
             + "".join(rows)
             + "</table></body></html>"
         )
-        return Response(page, media_type="text/html; charset=utf-8")
+        return Response(page, media_type="text/html")
 
     return show_mailbox

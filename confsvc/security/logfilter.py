@@ -50,13 +50,29 @@ class SecretMaskingFilter(logging.Filter):
         except Exception:  # a broken format string must not lose the record
             message = str(record.msg)
         masked = mask_secrets(message)
-        if masked != message or record.args:
-            record.msg = masked
-            record.args = None
+        if masked != message:
+            record.msg, record.args = self._masked_parts(record, masked)
         if record.exc_text:
             record.exc_text = mask_secrets(record.exc_text)
         record._secrets_masked = True
         return True
+
+    @staticmethod
+    def _masked_parts(record: logging.LogRecord, masked: str) -> tuple[object, tuple[object, ...]]:
+        """Mask inside the arguments where that suffices, else replace the whole message.
+
+        Formatters such as uvicorn's access log unpack ``record.args``, so its shape is kept
+        whenever masking the string arguments alone removes every secret.
+        """
+        if isinstance(record.args, tuple) and record.args:
+            args = tuple(mask_secrets(arg) if isinstance(arg, str) else arg for arg in record.args)
+            try:
+                candidate = str(record.msg) % args
+            except (TypeError, ValueError):
+                candidate = None
+            if candidate is not None and mask_secrets(candidate) == candidate:
+                return record.msg, args
+        return masked, ()
 
 
 _installed = False
