@@ -1,4 +1,4 @@
-"""Attendee answers: iTIP REPLY and COUNTER (by API or e-mail) and the RSVP page.
+"""Attendee replies: iTIP REPLY and COUNTER (by API or e-mail) and the RSVP page.
 
 Every answer to a known meeting is written to ``reply_record``, whether or not it changed
 the stored PARTSTAT; the reply policy of ``confsvc.booking.ical.replies`` decides. An
@@ -85,7 +85,7 @@ class ReplyService:
         """Apply an iTIP REPLY or store a COUNTER.
 
         ``caller`` None means a trusted source (the reply mailbox). Otherwise the caller
-        must be an administrator, the meeting's organiser, or the attendee who answers.
+        must be an administrator, the meeting's organiser, or the attendee who replies.
 
         Raises:
             ICalendarError: the body is not an iTIP message (``ItipError``).

@@ -180,9 +180,9 @@ async def _get_json(client: httpx.AsyncClient, url: str, *, what: str) -> dict[s
         data = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         logger.warning("oidc request failed what=%s error=%s", what, type(exc).__name__)
-        raise OidcError(_("single sign-on failed: the provider did not answer")) from exc
+        raise OidcError(_("single sign-on failed: the provider did not respond")) from exc
     if not isinstance(data, dict):
-        raise OidcError(_("single sign-on failed: the provider did not answer"))
+        raise OidcError(_("single sign-on failed: the provider did not respond"))
     return data
 
 
@@ -202,7 +202,7 @@ async def exchange_code(metadata: ProviderMetadata, settings: Settings, client: 
         data = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         logger.warning("oidc token request failed error=%s", type(exc).__name__)
-        raise OidcError(_("single sign-on failed: the provider did not answer")) from exc
+        raise OidcError(_("single sign-on failed: the provider did not respond")) from exc
     if response.status_code != 200 or not isinstance(data, dict) or not isinstance(data.get("id_token"), str):
         error = data.get("error") if isinstance(data, dict) else None
         logger.warning("oidc token request rejected status=%d error=%s", response.status_code, str(error)[:64])
