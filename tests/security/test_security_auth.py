@@ -94,7 +94,8 @@ async def test_session_authenticates_api_and_needs_csrf(client: AsyncTestClient,
 
     without = await client.post("/api/v1/tokens", json={"name": "ci"})
     assert without.status_code == 403
-    wrong = await client.post("/api/v1/tokens", json={"name": "ci"}, headers={"X-CSRF-Token": "x" + csrf[1:]})
+    tampered = ("y" if csrf[0] == "x" else "x") + csrf[1:]
+    wrong = await client.post("/api/v1/tokens", json={"name": "ci"}, headers={"X-CSRF-Token": tampered})
     assert wrong.status_code == 403
     right = await client.post("/api/v1/tokens", json={"name": "ci"}, headers={"X-CSRF-Token": csrf})
     assert right.status_code == 201, right.text
