@@ -43,16 +43,19 @@ class RateLimitMiddleware(ASGIMiddleware):
 
     def __init__(self, rules: SecuritySettings) -> None:
         self.rules = rules
-        self._windows: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
+        self._windows: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
 
     def hit(self, group: str, address: str, *, limit: int, now: float | None = None) -> int:
-        """Count one request; return 0 when allowed, else the seconds until the window ends."""
+        """Count one request; return 0 when allowed, else the seconds until the window ends.
+
+        Each client's window opens with its first request, so a burst is never split by
+        a clock-minute boundary into two half-counted windows.
+        """
         now = time.monotonic() if now is None else now
-        window = int(now // WINDOW_SECONDS)
         key = (group, address)
-        started, count = self._windows.get(key, (window, 0))
-        if started != window:
-            started, count = window, 0
+        started, count = self._windows.get(key, (now, 0))
+        if now - started >= WINDOW_SECONDS:
+            started, count = now, 0
         count += 1
         self._windows[key] = (started, count)
         self._windows.move_to_end(key)
@@ -60,7 +63,7 @@ class RateLimitMiddleware(ASGIMiddleware):
             self._windows.popitem(last=False)
         if count <= limit:
             return 0
-        return max(int((started + 1) * WINDOW_SECONDS - now), 1)
+        return max(int(started + WINDOW_SECONDS - now), 1)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         matched = limit_group(scope.get("path", ""), self.rules)
