@@ -92,7 +92,7 @@ class FeedController(Controller):
 
     @get("/{name:str}", operation_id="getFeed", media_type=CALENDAR_MEDIA_TYPE)
     async def calendar_feed(self, db_session: AsyncSession, settings: Settings, name: str) -> Response[bytes]:
-        """Serve the feed of the token's person; a wrong or forged token answers 404."""
+        """Serve the feed of the token's person; a wrong or forged token gets 404."""
         token = name[: -len(".ics")] if name.endswith(".ics") else ""
         person_id = feed.person_id_from_token(settings.secret_key, token) if token else None
         person = await db_session.get(Person, person_id) if person_id else None

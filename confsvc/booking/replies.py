@@ -1,6 +1,6 @@
 """Attendee replies: iTIP REPLY and COUNTER (by API or e-mail) and the RSVP page.
 
-Every answer to a known meeting is written to ``reply_record``, whether or not it changed
+Every reply to a known meeting is written to ``reply_record``, whether or not it changed
 the stored PARTSTAT; the reply policy of ``confsvc.booking.ical.replies`` decides. An
 answer for a UID that no meeting has raises :class:`UnknownMeeting` and writes nothing.
 A COUNTER is stored as a :class:`Proposal` for the organiser to accept or decline.
@@ -91,14 +91,14 @@ class ReplyService:
             ICalendarError: the body is not an iTIP message (``ItipError``).
             ValidationFailed: the METHOD is neither REPLY nor COUNTER.
             UnknownMeeting: no meeting has the UID; nothing is written.
-            PermissionDenied: the caller may not answer for that attendee.
+            PermissionDenied: the caller may not reply for that attendee.
         """
         message = parse_itip(data, default_tz=self.settings.time_zone, sender=sender)
         if message.method not in ("REPLY", "COUNTER"):
             raise ValidationFailed.field("body", _("only METHOD:REPLY and METHOD:COUNTER are accepted, not {method}", method=message.method))
         meeting = await self._meeting_by_uid(message.uid)
         if caller is not None and not can_see(meeting, Viewer.of(caller)):
-            # A meeting the caller is not invited to answers exactly like an unknown UID.
+            # A meeting the caller is not invited to is reported exactly like an unknown UID.
             raise UnknownMeeting(message.uid)
         result = ItipResult(method=message.method, uid=message.uid, meeting_id=meeting.id)
 

@@ -99,7 +99,7 @@ class ActionItemController(Controller):
         department: str | None = Parameter(default=None, max_length=200),
         meeting: uuid.UUID | None = Parameter(default=None),
     ) -> Response[bytes]:
-        """The listed action items as UTF-8 CSV with a BOM; the filters are those of the list."""
+        """Export the listed action items as UTF-8 CSV with a BOM; the filters are those of the list."""
         filters = ActionItemFilters(owner=owner, status=status, overdue=overdue, department=department,
                                     meeting_id=meeting, limit=100_000)
         rows = await _export_rows(db_session, settings, caller, filters)
@@ -118,7 +118,7 @@ class ActionItemController(Controller):
         department: str | None = Parameter(default=None, max_length=200),
         meeting: uuid.UUID | None = Parameter(default=None),
     ) -> Response[bytes]:
-        """The listed action items as an .xlsx workbook; the filters are those of the list."""
+        """Export the listed action items as an .xlsx workbook; the filters are those of the list."""
         filters = ActionItemFilters(owner=owner, status=status, overdue=overdue, department=department,
                                     meeting_id=meeting, limit=100_000)
         rows = await _export_rows(db_session, settings, caller, filters)

@@ -1,6 +1,6 @@
 """``GET /readyz``: may this process take traffic?
 
-Ready means: the database answers ``SELECT 1`` within the timeout, its schema is at the
+Ready means: the database responds to ``SELECT 1`` within the timeout, its schema is at the
 newest migration, and the scheduler runs when this process is meant to run it. The
 migration answer is cached for ``CONFSVC_READINESS_CACHE_SECONDS`` because it opens an
 extra connection. A process that is not ready answers 503 with the failing parts.
@@ -27,7 +27,7 @@ DATABASE_TIMEOUT_S = 2.0
 
 
 class MigrationCache:
-    """The last answer of ``current_revision_is_head`` and when it was taken (monotonic s)."""
+    """The last result of ``current_revision_is_head`` and when it was taken (monotonic s)."""
 
     def __init__(self, *, ttl_s: float) -> None:
         self.ttl_s = ttl_s
@@ -35,7 +35,7 @@ class MigrationCache:
         self._taken_at = 0.0
 
     async def is_current(self, settings: Settings) -> bool:
-        """Return the cached answer while fresh; otherwise ask the database (raises its errors)."""
+        """Return the cached result while fresh; otherwise ask the database (raises its errors)."""
         now = time.monotonic()
         if self._value is not None and now - self._taken_at < self.ttl_s:
             return self._value

@@ -42,7 +42,7 @@ def can_download_materials(meeting: Meeting, viewer: Viewer) -> bool:
 
 
 def can_edit_minutes(meeting: Meeting, viewer: Viewer) -> bool:
-    """The meeting's secretary, its organiser and administrators edit the minutes."""
+    """Tell whether the viewer may edit the minutes: the secretary, the organiser or an administrator."""
     return viewer.is_admin or viewer.person_id in (meeting.secretary_id, meeting.organiser_id)
 
 

@@ -238,7 +238,7 @@ async def test_reschedule_resets_replies_and_raises_sequence(client: AsyncTestCl
     assert moved.json()["ends_at"].startswith("2027-03-01T05:30:00")
 
 
-async def test_update_into_taken_slot_is_conflict_and_keeps_old(client: AsyncTestClient, admin: Account, organiser: Account) -> None:
+async def test_update_into_taken_slot_conflicts(client: AsyncTestClient, admin: Account, organiser: Account) -> None:
     bridge = await add_bridge(client, admin, "A", 10)
     first = (await book(client, organiser, **meeting_body("2027-03-01T09:00:00+08:00", "2027-03-01T10:00:00+08:00", bridge_id=bridge["id"]))).json()
     second = (await book(client, organiser, **meeting_body("2027-03-01T11:00:00+08:00", "2027-03-01T12:00:00+08:00", bridge_id=bridge["id"]))).json()

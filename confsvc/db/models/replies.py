@@ -24,7 +24,7 @@ class ReplyRecord(Base):
     attendee_email: Mapped[str] = mapped_column(String(320))
     sender: Mapped[str | None] = mapped_column(String(320))
     source: Mapped[str] = mapped_column(String(16))
-    """Where the answer came from: ``api``, ``imap`` or ``rsvp``."""
+    """Where the reply came from: ``api``, ``imap`` or ``rsvp``."""
     partstat: Mapped[str] = mapped_column(String(16))
     sequence: Mapped[int]
     dtstamp: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
