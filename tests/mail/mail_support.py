@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import pwd
+import shutil
 import socket
-from collections.abc import Callable
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "18-imip-mime-structure"
@@ -149,3 +158,119 @@ class RunningDovecot:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _dovecot_config(root: Path, *, imap_port: int, imaps_port: int) -> str:
+    return f"""
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = root
+default_internal_group = root
+default_login_user = dovenull
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = maildir:{root}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+"""
+
+
+def _wait_for_port(port: int, *, process: subprocess.Popen[bytes], deadline_s: float) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                if sock.recv(5).startswith(b"* OK"):
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+@contextmanager
+def run_dovecot(server_cert: trustme.LeafCert) -> Iterator[RunningDovecot]:
+    """Start a private dovecot (imap with STARTTLS, and imaps) with one user and no mail.
+
+    Needs the Debian package dovecot-imapd and root, because dovecot switches to the
+    ``dovecot`` and ``dovenull`` users that the package creates.
+    """
+    binary = shutil.which("dovecot") or (
+        "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
+    )
+    if binary is None:
+        pytest.skip("dovecot is not installed (Debian package dovecot-imapd)")
+    if os.geteuid() != 0:
+        pytest.skip("the private dovecot instance needs root to switch users")
+    try:
+        mail_user = pwd.getpwnam("dovecot")
+        pwd.getpwnam("dovenull")
+    except KeyError:
+        pytest.skip("the dovecot and dovenull users are missing (Debian package dovecot-core)")
+
+    # Not pytest's tmp_path: its parents are mode 0700, which the dovenull login process
+    # cannot traverse.
+    root = Path(tempfile.mkdtemp(prefix="confsvc-dovecot-"))
+    root.chmod(0o755)
+    for sub in ("run", "state", "mail", "home"):
+        (root / sub).mkdir()
+    os.chown(root / "mail", mail_user.pw_uid, mail_user.pw_gid)
+    os.chown(root / "home", mail_user.pw_uid, mail_user.pw_gid)
+    (root / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}\n")
+    server_cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
+    server_cert.private_key_pem.write_to_path(str(root / "key.pem"))
+    imap_port, imaps_port = free_port(), free_port()
+    config = root / "dovecot.conf"
+    config.write_text(_dovecot_config(root, imap_port=imap_port, imaps_port=imaps_port))
+
+    process = subprocess.Popen(
+        [binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    running = RunningDovecot(
+        host="127.0.0.1", imap_port=imap_port, imaps_port=imaps_port, log_path=root / "dovecot.log"
+    )
+    try:
+        if not _wait_for_port(imap_port, process=process, deadline_s=15):
+            process.terminate()
+            _out, err = process.communicate(timeout=10)
+            pytest.fail(
+                f"dovecot did not start:\n{err.decode(errors='replace')}\n{running.log_text()}"
+            )
+        yield running
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
+        shutil.rmtree(root, ignore_errors=True)
