@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from confsvc.i18n import gettext
+
 
 class ConfsvcError(Exception):
     """Base of every error that confsvc raises on purpose."""
@@ -45,6 +47,19 @@ class ValidationFailed(ConfsvcError):
     @classmethod
     def field(cls, name: str, reason: str) -> ValidationFailed:
         return cls(f"{name}: {reason}", invalid_params=[{"name": name, "reason": reason}])
+
+    @classmethod
+    def fields(cls, invalid_params: list[dict[str, str]]) -> ValidationFailed:
+        """Build one error for several invalid fields, each entry with ``name`` and ``reason``.
+
+        The message is "name: reason" for a single field, like ``field``, and lists the
+        names for more than one.
+        """
+        if len(invalid_params) == 1:
+            only = invalid_params[0]
+            return cls.field(only["name"], only["reason"])
+        names = ", ".join(item["name"] for item in invalid_params)
+        return cls(gettext("invalid input in: {fields}", fields=names), invalid_params=list(invalid_params))
 
 
 class NotFound(ConfsvcError):

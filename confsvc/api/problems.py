@@ -16,9 +16,12 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from confsvc.api.body_errors import body_errors, json_syntax_reason, msgspec_reason
 from confsvc.errors import ConfsvcError, Conflict, NotFound, ValidationFailed
 from confsvc.i18n import gettext as _
 
@@ -60,27 +63,50 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _validation_params(exc: ValidationException) -> list[dict[str, str]]:
+def _litestar_messages(exc: ValidationException) -> list[dict[str, Any]]:
+    return [item for item in exc.extra if isinstance(item, dict)] if isinstance(exc.extra, list) else []
+
+
+_MISSING_PARAMETER = re.compile(r"^Missing required (?:query|header|cookie|path) parameter '(?P<name>[^']+)'")
+
+
+def _sent_name(request: Request[Any, Any, Any], key: str) -> str:
+    """Return the name the client used for handler parameter ``key``, e.g. ``from`` for ``starts_from``."""
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    definition = getattr(parameter, "kwarg_definition", None)
+    for alias in ("query", "header", "cookie"):
+        if name := getattr(definition, alias, None):
+            return str(name)
+    return key
+
+
+def _validation_params(request: Request[Any, Any, Any], messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Translate the messages that Litestar collected, one per invalid parameter."""
     params = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if not isinstance(item, dict):
+    for item in messages:
+        key = _sent_name(request, str(item.get("key") or "body"))
+        # An empty body leaves the ``data`` argument unset, which Litestar reports as a KeyError.
+        if item.get("key") == "data" and item.get("message") in ("'data'", "Object missing required field `data`"):
+            params.append({"name": "body", "reason": _("missing: send the request body as JSON")})
             continue
-        key = str(item.get("key") or "body")
-        message = str(item.get("message") or "invalid value")
-        # msgspec reports nested paths as "$.attendees[0].email"; the field name is enough.
-        path = re.search(r"at `\$\.?([^`]*)`", message)
-        unknown = re.search(r"unknown field `([^`]*)`", message)
-        if unknown:
-            name = unknown.group(1)
-        elif path and path.group(1):
-            name = path.group(1)
-        else:
-            name = key
-        reason = re.sub(r"\s*-\s*at `\$[^`]*`", "", message)
+        name, reason = msgspec_reason(str(item.get("message") or "invalid value"), field="body" if key == "data" else key)
         params.append({"name": name, "reason": reason})
-    if not params and exc.detail:
-        params.append({"name": "body", "reason": str(exc.detail)})
     return params
+
+
+def _body_params(request: Request[Any, Any, Any], messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Check the whole JSON body again and return every invalid field of it.
+
+    Returns an empty list when the failure is not in a JSON body, for example in a query
+    parameter or a form, so the caller keeps Litestar's messages.
+    """
+    if not any(item.get("source") == "body" for item in messages):
+        return []
+    body = ScopeState.from_scope(request.scope).json
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if body is Empty or data is None:
+        return []
+    return body_errors(body, data.annotation).invalid_params
 
 
 def handle_confsvc_error(request: Request[Any, Any, Any], exc: ConfsvcError) -> Response[dict[str, Any]]:
@@ -98,7 +124,17 @@ def handle_confsvc_error(request: Request[Any, Any, Any], exc: ConfsvcError) -> 
 
 
 def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
-    params = _validation_params(exc)
+    messages = _litestar_messages(exc)
+    body_params = _body_params(request, messages)
+    if body_params:
+        params = _validation_params(request, [item for item in messages if item.get("source") != "body"]) + body_params
+    else:
+        params = _validation_params(request, messages)
+    if not params and exc.detail:
+        if missing := _MISSING_PARAMETER.match(str(exc.detail)):
+            params.append({"name": missing.group("name"), "reason": _("missing: this parameter is required")})
+        else:
+            params.append({"name": "body", "reason": _("invalid value ({error})", error=str(exc.detail))})
     names = ", ".join(p["name"] for p in params)
     detail = _("invalid input in: {fields}", fields=names) if names else _("the request body is not valid JSON")
     return problem(400, detail, title="Invalid input", invalid_params=params)
@@ -119,7 +155,7 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     if status >= 500:
         return handle_unexpected(request, exc)
     if status == 400:
-        reason = str(exc.detail) if exc.detail else "malformed request"
+        reason = json_syntax_reason(str(exc.detail) if exc.detail else "malformed request")
         return problem(400, _("the request body is not valid JSON: {reason}", reason=reason), invalid_params=[{"name": "body", "reason": reason}])
     detail = str(exc.detail) if exc.detail else _TITLES.get(status, "Error")
     return problem(status, _(detail))

@@ -6,9 +6,15 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Title = Annotated[str, msgspec.Meta(max_length=300)]
-Description = Annotated[str, msgspec.Meta(max_length=20_000)]
-Email = Annotated[str, msgspec.Meta(max_length=320)]
+from confsvc import validation
+
+# The validation.*_check markers let the error response to a body that fails to decode
+# also report these rule checks. The services run the same checks on every decoded body.
+Title = Annotated[str, msgspec.Meta(max_length=300), validation.text_check(300)]
+Description = Annotated[str, msgspec.Meta(max_length=20_000), validation.text_check(20_000, required=False, multiline=True)]
+Email = Annotated[str, msgspec.Meta(max_length=320), validation.email_check]
+Instant = Annotated[datetime, validation.aware_check]
+TimeZone = Annotated[str, msgspec.Meta(max_length=64), validation.time_zone_check]
 AttendeeRole = Literal["required", "optional", "chair"]
 Confidentiality = Literal["normal", "confidential"]
 Partstat = Literal["NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED"]
@@ -16,7 +22,7 @@ Partstat = Literal["NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGAT
 
 class AttendeeIn(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    name: Annotated[str, msgspec.Meta(max_length=200), validation.text_check(200, required=False)] = ""
     role: AttendeeRole = "required"
 
 
@@ -29,11 +35,11 @@ class AgendaItemIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class MeetingCreate(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
-    starts_at: datetime
-    ends_at: datetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
     description: Description = ""
-    time_zone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    time_zone: TimeZone | None = None
     organiser: Email | None = None
     chair: Email | None = None
     secretary: Email | None = None
@@ -50,10 +56,10 @@ class MeetingCreate(msgspec.Struct, forbid_unknown_fields=True):
 class MeetingUpdate(msgspec.Struct, forbid_unknown_fields=True):
     title: Title | msgspec.UnsetType = msgspec.UNSET
     description: Description | msgspec.UnsetType = msgspec.UNSET
-    starts_at: datetime | msgspec.UnsetType = msgspec.UNSET
-    ends_at: datetime | msgspec.UnsetType = msgspec.UNSET
+    starts_at: Instant | msgspec.UnsetType = msgspec.UNSET
+    ends_at: Instant | msgspec.UnsetType = msgspec.UNSET
     duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | msgspec.UnsetType = msgspec.UNSET
-    time_zone: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
+    time_zone: TimeZone | msgspec.UnsetType = msgspec.UNSET
     chair: Email | None | msgspec.UnsetType = msgspec.UNSET
     secretary: Email | None | msgspec.UnsetType = msgspec.UNSET
     attendees: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
@@ -66,8 +72,8 @@ class MeetingUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class OccurrenceUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    starts_at: datetime | msgspec.UnsetType = msgspec.UNSET
-    ends_at: datetime | msgspec.UnsetType = msgspec.UNSET
+    starts_at: Instant | msgspec.UnsetType = msgspec.UNSET
+    ends_at: Instant | msgspec.UnsetType = msgspec.UNSET
     bridge_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
 
 

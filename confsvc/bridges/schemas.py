@@ -6,17 +6,20 @@ from typing import Annotated, Any
 
 import msgspec
 
+from confsvc import validation
+
 BridgeKind = Annotated[str, msgspec.Meta(max_length=32)]
-Pin = Annotated[str, msgspec.Meta(max_length=16)]
+Pin = Annotated[str, msgspec.Meta(max_length=16), validation.pin_check]
+BridgeName = Annotated[str, msgspec.Meta(max_length=200), validation.text_check(200)]
 
 
 class DialIn(msgspec.Struct, forbid_unknown_fields=True):
-    number: Annotated[str, msgspec.Meta(max_length=32)]
-    label: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    number: Annotated[str, msgspec.Meta(max_length=32), validation.e164_check]
+    label: Annotated[str, msgspec.Meta(max_length=100), validation.text_check(100, required=False)] = ""
 
 
 class BridgeCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(max_length=200)]
+    name: BridgeName
     capacity: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
     kind: BridgeKind = "static"
     dial_in: list[DialIn] = msgspec.field(default_factory=list)
@@ -28,7 +31,7 @@ class BridgeCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class BridgeUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+    name: BridgeName | msgspec.UnsetType = msgspec.UNSET
     capacity: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | msgspec.UnsetType = msgspec.UNSET
     kind: BridgeKind | msgspec.UnsetType = msgspec.UNSET
     dial_in: list[DialIn] | msgspec.UnsetType = msgspec.UNSET

@@ -57,14 +57,15 @@ def bridge_read(bridge: Bridge, *, admin: bool = False) -> BridgeRead:
     return read
 
 
-def _clean_dial_in(items: list[DialIn]) -> list[dict[str, str]]:
-    return [
-        {
-            "number": validation.e164(item.number, field=f"dial_in[{index}].number"),
-            "label": validation.text(item.label, field=f"dial_in[{index}].label", max_length=100, required=False),
-        }
-        for index, item in enumerate(items)
-    ]
+def _clean_dial_in(items: list[DialIn], errors: validation.FieldErrors) -> list[dict[str, str]]:
+    """Return the dial-in numbers in E.164 form, and record each fault in ``errors``."""
+    cleaned = []
+    for index, item in enumerate(items):
+        number = errors.check(validation.e164, item.number, field=f"dial_in[{index}].number")
+        label = errors.check(validation.text, item.label, field=f"dial_in[{index}].label", max_length=100, required=False)
+        if number is not None and label is not None:
+            cleaned.append({"number": number, "label": label})
+    return cleaned
 
 
 class BridgeService:
@@ -95,19 +96,23 @@ class BridgeService:
         return kind
 
     async def create(self, data: BridgeCreate) -> Bridge:
-        name = validation.text(data.name, field="name", max_length=200)
-        await self._check_name_free(name)
+        errors = validation.FieldErrors()
+        name = errors.check(validation.text, data.name, field="name", max_length=200)
+        if name is not None:
+            with errors.collect():
+                await self._check_name_free(name)
         bridge = Bridge(
             name=name,
-            kind=self._check_kind(data.kind),
+            kind=errors.check(self._check_kind, data.kind),
             capacity=data.capacity,
-            dial_in=_clean_dial_in(data.dial_in),
-            access_code=validation.pin(data.access_code, field="access_code"),
-            host_pin=validation.pin(data.host_pin, field="host_pin"),
-            participant_pin=validation.pin(data.participant_pin, field="participant_pin"),
+            dial_in=_clean_dial_in(data.dial_in, errors),
+            access_code=errors.check(validation.pin, data.access_code, field="access_code"),
+            host_pin=errors.check(validation.pin, data.host_pin, field="host_pin"),
+            participant_pin=errors.check(validation.pin, data.participant_pin, field="participant_pin"),
             settings=dict(data.settings),
             active=data.active,
         )
+        errors.raise_if_any()
         self.session.add(bridge)
         await self.session.flush()
         logger.info("bridge created bridge_id=%s kind=%s capacity=%d", bridge.id, bridge.kind, bridge.capacity)
@@ -115,20 +120,26 @@ class BridgeService:
 
     async def update(self, bridge_id: uuid.UUID, data: BridgeUpdate) -> Bridge:
         bridge = await self.get(bridge_id)
+        # Faults are collected so that one error response names them all. A raise rolls back the changes.
+        errors = validation.FieldErrors()
         if data.name is not msgspec.UNSET:
-            name = validation.text(data.name, field="name", max_length=200)
-            await self._check_name_free(name, bridge_id=bridge.id)
-            bridge.name = name
+            with errors.collect():
+                name = validation.text(data.name, field="name", max_length=200)
+                await self._check_name_free(name, bridge_id=bridge.id)
+                bridge.name = name
         if data.kind is not msgspec.UNSET:
-            bridge.kind = self._check_kind(data.kind)
+            with errors.collect():
+                bridge.kind = self._check_kind(data.kind)
         if data.capacity is not msgspec.UNSET:
             bridge.capacity = data.capacity
         if data.dial_in is not msgspec.UNSET:
-            bridge.dial_in = _clean_dial_in(data.dial_in)
+            bridge.dial_in = _clean_dial_in(data.dial_in, errors)
         for field in ("access_code", "host_pin", "participant_pin"):
             value = getattr(data, field)
             if value is not msgspec.UNSET:
-                setattr(bridge, field, validation.pin(value, field=field))
+                with errors.collect():
+                    setattr(bridge, field, validation.pin(value, field=field))
+        errors.raise_if_any()
         if data.settings is not msgspec.UNSET:
             # Masked values sent back unchanged keep the stored secret.
             merged = dict(bridge.settings or {})

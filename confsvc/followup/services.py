@@ -28,6 +28,7 @@ import msgspec
 from sqlalchemy import String, cast, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from confsvc import validation
 from confsvc.booking.services import Viewer, can_see
 from confsvc.db.models import (
     ActionItemUpdate,
@@ -220,29 +221,38 @@ class ActionItemService:
         if item.status not in ACTIVE_STATUSES and item.status != "done":
             raise Conflict(_("a {status} action item cannot be edited", status=item.status))
 
+        # Faults are collected so that one error response names them all. A raise rolls back the changes.
+        errors = validation.FieldErrors()
         if data.title is not msgspec.UNSET:
             item.title = data.title.strip()
         if data.owner_email is not msgspec.UNSET:
-            item.owner_email = _email(data.owner_email, "owner_email")
-            owner = await self._person(item.owner_email)
-            item.owner_id = owner.id if owner is not None else None
+            with errors.collect():
+                item.owner_email = _email(data.owner_email, "owner_email")
+                owner = await self._person(item.owner_email)
+                item.owner_id = owner.id if owner is not None else None
         if data.co_owner_emails is not msgspec.UNSET:
-            item.co_owner_emails = sorted({_email(e, "co_owner_emails") for e in data.co_owner_emails})
+            with errors.collect():
+                item.co_owner_emails = sorted({_email(e, "co_owner_emails") for e in data.co_owner_emails})
         if data.approver_email is not msgspec.UNSET:
-            item.approver_email = _email(data.approver_email, "approver_email") if data.approver_email else None
+            with errors.collect():
+                item.approver_email = _email(data.approver_email, "approver_email") if data.approver_email else None
         if data.reminder_lead_days is not msgspec.UNSET:
             item.reminder_lead_days = data.reminder_lead_days
         if data.reminder_local_time is not msgspec.UNSET:
             value = data.reminder_local_time
-            item.reminder_local_time = parse_local_time(value).strftime("%H:%M") if value else None
+            with errors.collect():
+                item.reminder_local_time = parse_local_time(value).strftime("%H:%M") if value else None
         if data.escalation_days is not msgspec.UNSET:
-            item.escalation_days = list(parse_escalation_days(data.escalation_days)) if data.escalation_days else None
+            with errors.collect():
+                item.escalation_days = list(parse_escalation_days(data.escalation_days)) if data.escalation_days else None
         if data.reminders_muted is not msgspec.UNSET:
             item.reminders_muted = data.reminders_muted
 
-        if data.due_date is not msgspec.UNSET and data.due_date != item.due_date:
-            if data.due_date_reason is msgspec.UNSET or not data.due_date_reason.strip():
-                raise ValidationFailed.field("due_date_reason", _("a due date change needs a reason"))
+        due_date_changed = data.due_date is not msgspec.UNSET and data.due_date != item.due_date
+        if due_date_changed and (data.due_date_reason is msgspec.UNSET or not data.due_date_reason.strip()):
+            errors.add("due_date_reason", _("a due date change needs a reason"))
+        errors.raise_if_any()
+        if due_date_changed:
             self.session.add(DueDateChange(
                 action_item_id=item.id, old_due_date=item.due_date, new_due_date=data.due_date,
                 reason=data.due_date_reason.strip(), changed_by_email=viewer.email,

@@ -72,8 +72,10 @@ class RoomService:
 
     async def create(self, data: RoomCreate) -> tuple[Room, list[RoomEquipment]]:
         """Add a room with its equipment (the caller commits); a taken name raises ``Conflict``."""
-        name = validation.text(data.name, field="name", max_length=200)
-        location = validation.text(data.location, field="location", max_length=300, required=False) if data.location else None
+        errors = validation.FieldErrors()
+        name = errors.check(validation.text, data.name, field="name", max_length=200)
+        location = errors.check(validation.text, data.location, field="location", max_length=300, required=False) if data.location else None
+        errors.raise_if_any()
         room = Room(name=name, location=location, capacity=data.capacity, equipment=[], active=True)
         self.session.add(room)
         await self._flush_name(name)
@@ -86,12 +88,16 @@ class RoomService:
     async def update(self, room_id: uuid.UUID, data: RoomUpdate) -> tuple[Room, list[RoomEquipment]]:
         """Change a room; a sent ``equipment`` list replaces the stored one (the caller commits)."""
         room, equipment = await self.get(room_id)
+        errors = validation.FieldErrors()
         if data.name is not msgspec.UNSET:
-            room.name = validation.text(data.name, field="name", max_length=200)
+            with errors.collect():
+                room.name = validation.text(data.name, field="name", max_length=200)
         if data.location is not msgspec.UNSET:
-            room.location = (
-                validation.text(data.location, field="location", max_length=300, required=False) if data.location else None
-            )
+            with errors.collect():
+                room.location = (
+                    validation.text(data.location, field="location", max_length=300, required=False) if data.location else None
+                )
+        errors.raise_if_any()
         if data.capacity is not msgspec.UNSET:
             room.capacity = data.capacity
         if data.active is not msgspec.UNSET:
