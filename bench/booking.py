@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import socket
@@ -31,6 +32,10 @@ import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load_support import ConnectionPool, build_request  # noqa: E402
+
 BRIDGES = 200
 
 
@@ -138,21 +143,19 @@ async def drop_database(admin_dsn: str, name: str) -> None:
 
 async def bench_http_bookings(service: Service, token: str, bridge_ids: list[str], count: int, concurrency: int) -> dict[str, float | str]:
     base = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}", headers=headers, limits=limits, timeout=30) as client:
+    # The lean keep-alive client of the load test, so the client's own cost stays small.
+    pool = ConnectionPool(f"http://127.0.0.1:{service.port}")
 
-        async def book(index: int) -> None:
-            bridge = bridge_ids[index % len(bridge_ids)]
-            start = base + timedelta(hours=2 * (index // len(bridge_ids)))
-            response = await client.post(
-                "/api/v1/meetings",
-                json={"title": f"bench {index}", "starts_at": start.isoformat(), "duration_minutes": 60, "bridge_id": bridge},
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"booking {index} failed: {response.status_code} {response.text[:200]}")
+    async def book(index: int) -> None:
+        bridge = bridge_ids[index % len(bridge_ids)]
+        start = base + timedelta(hours=2 * (index // len(bridge_ids)))
+        body = json.dumps({"title": f"bench {index}", "starts_at": start.isoformat(), "duration_minutes": 60, "bridge_id": bridge}).encode()
+        status, answer = await pool.request(build_request("POST", "/api/v1/meetings", token=token, body=body))
+        if status != 201:
+            raise RuntimeError(f"booking {index} failed: {status} {answer[:200]!r}")
 
-        latencies, elapsed = await run_concurrently(count, concurrency, book)
+    latencies, elapsed = await run_concurrently(count, concurrency, book)
+    pool.close()
     return summary(f"HTTP POST /meetings ({concurrency} clients)", latencies, elapsed)
 
 
@@ -236,21 +239,19 @@ async def fill_history(dsn: str, total: int) -> None:
 
 
 async def bench_availability(service: Service, token: str, queries: int, label: str) -> dict[str, float | str]:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}", headers=headers, timeout=30) as client:
+    pool = ConnectionPool(f"http://127.0.0.1:{service.port}")
 
-        async def query(index: int) -> None:
-            start = datetime(2030, 1, 7, 9, 0, tzinfo=UTC) + timedelta(hours=2 * (index % 10))
-            response = await client.get(
-                "/api/v1/bridges/availability",
-                params={"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(), "attendees": 5},
-            )
-            if response.status_code != 200:
-                raise RuntimeError(f"availability failed: {response.status_code}")
+    async def query(index: int) -> None:
+        start = datetime(2030, 1, 7, 9, 0, tzinfo=UTC) + timedelta(hours=2 * (index % 10))
+        params = {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(), "attendees": 5}
+        status, _answer = await pool.request(build_request("GET", "/api/v1/bridges/availability", token=token, params=params))
+        if status != 200:
+            raise RuntimeError(f"availability failed: {status}")
 
-        for index in range(20):
-            await query(index)
-        latencies, elapsed = await run_concurrently(queries, 1, query)
+    for index in range(20):
+        await query(index)
+    latencies, elapsed = await run_concurrently(queries, 1, query)
+    pool.close()
     return summary(f"GET /bridges/availability, {label}", latencies, elapsed)
 
 

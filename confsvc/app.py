@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -39,6 +40,7 @@ from confsvc.scheduler import Sweep, build_scheduler
 from confsvc.security.controllers import AdminSettingsController, AuditController, AuthController, MeController, TokenController
 from confsvc.security.logfilter import install_secret_filter
 from confsvc.security.ratelimit import RateLimitMiddleware
+from confsvc.security.token_auth import TokenAuthenticator
 from confsvc.settings import Settings
 from confsvc.web import configure_web
 
@@ -61,6 +63,20 @@ def _sweeps(settings: Settings, app_state: Any) -> list[Sweep]:
     # Pruning of old, finished outbox rows.
     sweeps += ops_sweeps(settings, app_state.session_maker)
     return sweeps
+
+
+def _freeze_startup_objects() -> None:
+    """Move the objects alive after start-up out of the garbage collector's reach.
+
+    A full collection scans every tracked object. With the modules, mappers and routes of
+    this app (about 170,000-280,000 objects) one took 90-160 ms in ``confsvc serve``,
+    measured with a ``gc.callbacks`` timer, and the process serves no request meanwhile.
+    Only the first app of a process freezes, so test runs that build many apps can still
+    collect the later ones.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
 
 
 def create_app(
@@ -86,6 +102,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        _freeze_startup_objects()
         scheduler = None
         tracker = app.state.sweep_tracker
         app.state.scheduler_expected = run_scheduler
@@ -152,4 +169,5 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_maker = session_maker
+    app.state.token_authenticator = TokenAuthenticator(session_maker, ttl_s=settings.security.token_cache_seconds)
     return app

@@ -8,6 +8,7 @@ naming the variable when a value cannot be used. Nothing here opens a connection
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -195,6 +196,10 @@ class SecuritySettings:
     """Connect and response timeout for the LDAP server, in seconds (CONFSVC_LDAP_TIMEOUT_SECONDS)."""
     sso_create_people: bool = False
     """Create a member account on the first single sign-on of an unknown address (CONFSVC_SSO_CREATE_PEOPLE)."""
+    token_cache_seconds: int = 5
+    """How long one process reuses a verified API token without reading the database, in seconds
+    (CONFSVC_TOKEN_CACHE_SECONDS); 0 turns the cache off. A token revoked, or an account changed,
+    through another process is honoured there after at most this long."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SecuritySettings:
@@ -220,10 +225,15 @@ class SecuritySettings:
             ldap_email_attribute=_str(env, "LDAP_EMAIL_ATTRIBUTE", "mail"),
             ldap_timeout_seconds=_int(env, "LDAP_TIMEOUT_SECONDS", 5, minimum=1),
             sso_create_people=_bool(env, "SSO_CREATE_PEOPLE", False),
+            token_cache_seconds=_int(env, "TOKEN_CACHE_SECONDS", 5),
         )
 
 
 _DEFAULT_MATERIAL_TYPES = ("pdf", "docx", "xlsx", "pptx", "png", "jpg", "txt", "md")
+_S3_MAX_PUT_BYTES = 5 * 1024**3
+"""Largest object that one S3 PutObject request may carry (5 GiB, the AWS S3 limit)."""
+_S3_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
+_S3_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -240,6 +250,26 @@ class PreparationSettings:
     """File extensions accepted for materials (CONFSVC_PREP_MATERIAL_TYPES, comma-separated)."""
     sweep_interval_seconds: int = 60
     """Seconds between two sweeps for due pre-meeting checks (CONFSVC_PREP_SWEEP_INTERVAL_SECONDS)."""
+    materials_store: str = "local"
+    """Store of the material files: ``local`` (``CONFSVC_DATA_DIR/materials``) or ``s3`` (CONFSVC_MATERIALS_STORE)."""
+    s3_endpoint_url: str | None = None
+    """S3 API URL of MinIO, Ceph RGW, OSS or COS; unset means AWS S3 itself (CONFSVC_S3_ENDPOINT_URL)."""
+    s3_bucket: str | None = None
+    """Bucket of the material objects; it must exist already (CONFSVC_S3_BUCKET)."""
+    s3_region: str = "us-east-1"
+    """Region used for request signing (CONFSVC_S3_REGION)."""
+    s3_access_key_id: str | None = field(default=None, repr=False)
+    """Access key id; with the secret unset too, boto3's default credential chain is used (CONFSVC_S3_ACCESS_KEY_ID)."""
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    """Secret access key (CONFSVC_S3_SECRET_ACCESS_KEY)."""
+    s3_prefix: str = ""
+    """Key prefix inside the bucket, e.g. ``confsvc/materials``; empty means the bucket root (CONFSVC_S3_PREFIX)."""
+    s3_addressing_style: str = "auto"
+    """``path`` (``host/bucket/key``), ``virtual`` (``bucket.host/key``) or ``auto`` (CONFSVC_S3_ADDRESSING_STYLE)."""
+    s3_checksum: str = "sha256"
+    """Checksum the store verifies on upload: ``sha256`` (x-amz-checksum-sha256) or ``md5`` (Content-MD5) (CONFSVC_S3_CHECKSUM)."""
+    s3_timeout_seconds: int = 30
+    """Connect and read timeout of one S3 request, in seconds (CONFSVC_S3_TIMEOUT_SECONDS)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PreparationSettings:
@@ -264,14 +294,79 @@ class PreparationSettings:
         types = tuple(part.strip().lower().lstrip(".") for part in types_raw.split(",") if part.strip())
         if not types:
             raise ConfigurationError("CONFSVC_PREP_MATERIAL_TYPES is empty; list extensions such as pdf,docx")
-        return cls(
+        settings = cls(
             check_offsets_minutes=offsets,
             quorum_share=share,
             inspection_max_age_days=_int(environ, "PREP_INSPECTION_MAX_AGE_DAYS", 90, minimum=1),
             material_max_bytes=_int(environ, "PREP_MATERIAL_MAX_BYTES", 20 * 1024 * 1024, minimum=1),
             material_types=types,
             sweep_interval_seconds=_int(environ, "PREP_SWEEP_INTERVAL_SECONDS", 60, minimum=1),
+            **_materials_store_from_env(environ),
         )
+        settings.check_materials_store()
+        return settings
+
+    def check_materials_store(self) -> None:
+        """Raise ``ConfigurationError`` naming the variable when the S3 settings cannot work.
+
+        ``from_env`` calls this; call it again after changing the fields by hand.
+        """
+        if self.materials_store not in ("local", "s3"):
+            raise ConfigurationError(f"CONFSVC_MATERIALS_STORE={self.materials_store!r} is not supported; use local or s3")
+        if self.materials_store != "s3":
+            return
+        if not self.s3_bucket:
+            raise ConfigurationError("CONFSVC_S3_BUCKET is missing; set the bucket name when CONFSVC_MATERIALS_STORE=s3")
+        if not _S3_BUCKET.match(self.s3_bucket):
+            raise ConfigurationError(
+                f"CONFSVC_S3_BUCKET={self.s3_bucket!r} is not a bucket name; use letters, digits, '.', '-' or '_'"
+            )
+        if self.s3_endpoint_url is not None:
+            parts = urlsplit(self.s3_endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigurationError(
+                    f"CONFSVC_S3_ENDPOINT_URL={mask_url(self.s3_endpoint_url)!r} is not an http(s) URL such as https://minio.example.com:9000"
+                )
+            if parts.username or parts.password:
+                raise ConfigurationError(
+                    "CONFSVC_S3_ENDPOINT_URL must not contain credentials; "
+                    "use CONFSVC_S3_ACCESS_KEY_ID and CONFSVC_S3_SECRET_ACCESS_KEY"
+                )
+        if self.s3_access_key_id and not self.s3_secret_access_key:
+            raise ConfigurationError("CONFSVC_S3_SECRET_ACCESS_KEY is missing; it is required when CONFSVC_S3_ACCESS_KEY_ID is set")
+        if self.s3_secret_access_key and not self.s3_access_key_id:
+            raise ConfigurationError("CONFSVC_S3_ACCESS_KEY_ID is missing; it is required when CONFSVC_S3_SECRET_ACCESS_KEY is set")
+        if self.s3_prefix and not all(_S3_PREFIX_SEGMENT.match(part) for part in self.s3_prefix.split("/")):
+            raise ConfigurationError(
+                f"CONFSVC_S3_PREFIX={self.s3_prefix!r} is invalid; use '/'-separated names of letters, digits, '.', '-' or '_'"
+            )
+        if self.s3_addressing_style not in ("auto", "path", "virtual"):
+            raise ConfigurationError(
+                f"CONFSVC_S3_ADDRESSING_STYLE={self.s3_addressing_style!r} is not supported; use auto, path or virtual"
+            )
+        if self.s3_checksum not in ("sha256", "md5"):
+            raise ConfigurationError(f"CONFSVC_S3_CHECKSUM={self.s3_checksum!r} is not supported; use sha256 or md5")
+        if self.material_max_bytes > _S3_MAX_PUT_BYTES:
+            raise ConfigurationError(
+                f"CONFSVC_PREP_MATERIAL_MAX_BYTES={self.material_max_bytes} is above {_S3_MAX_PUT_BYTES}, "
+                "the largest object one S3 upload request may carry"
+            )
+
+
+def _materials_store_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read CONFSVC_MATERIALS_STORE and the CONFSVC_S3_* variables (checked by ``check_materials_store``)."""
+    return {
+        "materials_store": _str(environ, "MATERIALS_STORE", "local").lower(),
+        "s3_endpoint_url": (_env(environ, "S3_ENDPOINT_URL") or "").rstrip("/") or None,
+        "s3_bucket": _env(environ, "S3_BUCKET"),
+        "s3_region": _str(environ, "S3_REGION", "us-east-1"),
+        "s3_access_key_id": _env(environ, "S3_ACCESS_KEY_ID"),
+        "s3_secret_access_key": _env(environ, "S3_SECRET_ACCESS_KEY"),
+        "s3_prefix": _str(environ, "S3_PREFIX", "").strip("/"),
+        "s3_addressing_style": _str(environ, "S3_ADDRESSING_STYLE", "auto").lower(),
+        "s3_checksum": _str(environ, "S3_CHECKSUM", "sha256").lower(),
+        "s3_timeout_seconds": _int(environ, "S3_TIMEOUT_SECONDS", 30, minimum=1),
+    }
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Authentication for /api/v1 (Bearer token or web-session cookie) and the request's language.
 
-``current_person`` resolves ``Authorization: Bearer TOKEN``, or else the session cookie
-set by ``POST /auth/login`` (see ``confsvc.security``), to a ``Person`` and caches it in
-``request.scope["state"]``; routes that need a caller depend on it.
+``current_person`` resolves ``Authorization: Bearer TOKEN`` (through the app's
+``TokenAuthenticator``, which caches verified tokens for a few seconds), or else the
+session cookie set by ``POST /auth/login`` (see ``confsvc.security``), to a ``Person`` and
+keeps it in ``request.scope["state"]``; routes that need a caller depend on it.
 Role guards are small functions that the handlers list in ``guards=``.
 """
 
@@ -19,10 +20,10 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from confsvc.db.models import Person
-from confsvc.directory.services import DirectoryService
 from confsvc.i18n import negotiate, normalise_locale, set_locale
 from confsvc.i18n import gettext as _
 from confsvc.security.sessions import CsrfRejected, person_from_session_cookie
+from confsvc.security.token_auth import TokenAuthenticator
 
 
 class LocaleMiddleware(ASGIMiddleware):
@@ -67,11 +68,8 @@ async def _person_from_bearer(request: Request[Any, Any, Any], header: str) -> P
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    session_maker = request.app.state.session_maker
-    async with session_maker() as session:
-        person = await DirectoryService(session).authenticate_token(token.strip())
-        await session.commit()
-    return person
+    authenticator: TokenAuthenticator = request.app.state.token_authenticator
+    return await authenticator.authenticate(token.strip())
 
 
 def require_roles(*roles: str) -> Any:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.api import idempotency
 from confsvc.api.auth import current_person, require_roles
+from confsvc.booking.listing import list_meeting_reads
 from confsvc.booking.schemas import CancelRequest, MeetingCreate, MeetingRead, MeetingUpdate, OccurrenceUpdate
 from confsvc.booking.services import MeetingFilters, MeetingService, Viewer, meeting_read
 from confsvc.db.models import Person
@@ -46,9 +47,7 @@ class MeetingController(Controller):
             starts_from=starts_from, starts_to=starts_to, organiser=organiser, attendee=attendee,
             bridge_id=bridge, status=status, limit=limit, offset=offset,
         )
-        viewer = Viewer.of(caller)
-        meetings = await MeetingService(db_session, settings).list(filters, viewer)
-        return [meeting_read(m, viewer) for m in meetings]
+        return await list_meeting_reads(MeetingService(db_session, settings), filters, Viewer.of(caller))
 
     @post(operation_id="createMeeting", status_code=201, guards=[require_roles("organiser")])
     async def create_meeting(

@@ -178,6 +178,13 @@ class MeetingService:
         return meeting
 
     async def list(self, filters: MeetingFilters, viewer: Viewer) -> list[Meeting]:
+        statement = await self.list_statement(filters, viewer)
+        if statement is None:
+            return []
+        return list(await self.session.scalars(statement))
+
+    async def list_statement(self, filters: MeetingFilters, viewer: Viewer) -> Select[tuple[Meeting]] | None:
+        """Build the filtered, visible, paged meeting query; None when nothing can match."""
         statement: Select[tuple[Meeting]] = select(Meeting).order_by(Meeting.starts_at, Meeting.id)
         if filters.starts_from is not None:
             statement = statement.where(Meeting.series_ends_at > validation.aware(filters.starts_from, field="from"))
@@ -192,7 +199,7 @@ class MeetingService:
         if filters.organiser:
             organiser = await self._person(filters.organiser, field="organiser", required=False)
             if organiser is None:
-                return []
+                return None
             statement = statement.where(Meeting.organiser_id == organiser.id)
         if filters.attendee:
             email = validation.email(filters.attendee, field="attendee")
@@ -206,8 +213,7 @@ class MeetingService:
                     exists().where(Attendee.meeting_id == Meeting.id, Attendee.email == viewer.email),
                 )
             )
-        statement = statement.limit(min(max(filters.limit, 1), 500)).offset(max(filters.offset, 0))
-        return list(await self.session.scalars(statement))
+        return statement.limit(min(max(filters.limit, 1), 500)).offset(max(filters.offset, 0))
 
     # -- helpers -----------------------------------------------------------------
 
@@ -234,30 +240,37 @@ class MeetingService:
             raise ValidationFailed.field("room_id", _("no room with id {id}", id=room_id))
         return room
 
-    def _clean_attendees(self, attendees: Sequence[AttendeeIn]) -> list[AttendeeIn]:
+    def _clean_attendees(self, attendees: Sequence[AttendeeIn], errors: validation.FieldErrors) -> list[AttendeeIn]:
+        """Return the attendees with addresses and names cleaned, and record each fault in ``errors``."""
         if len(attendees) > self.rules.max_attendees:
-            raise ValidationFailed.field("attendees", _("at most {count} attendees", count=self.rules.max_attendees))
+            errors.add("attendees", _("at most {count} attendees", count=self.rules.max_attendees))
+            return []
         seen: dict[str, int] = {}
         cleaned = []
         for index, attendee in enumerate(attendees):
-            email = validation.email(attendee.email, field=f"attendees[{index}].email")
+            email = errors.check(validation.email, attendee.email, field=f"attendees[{index}].email")
             if email in seen:
-                raise ValidationFailed.field(
+                errors.add(
                     f"attendees[{index}].email", _("{email} is listed twice (also at position {other})", email=email, other=seen[email])
                 )
-            seen[email] = index
-            name = validation.text(attendee.name, field=f"attendees[{index}].name", max_length=200, required=False)
-            cleaned.append(AttendeeIn(email=email, name=name, role=attendee.role))
+            elif email is not None:
+                seen[email] = index
+            name = errors.check(validation.text, attendee.name, field=f"attendees[{index}].name", max_length=200, required=False)
+            if email is not None and name is not None:
+                cleaned.append(AttendeeIn(email=email, name=name, role=attendee.role))
         return cleaned
 
-    def _clean_agenda(self, agenda: Sequence[AgendaItemIn]) -> list[AgendaItem]:
+    def _clean_agenda(self, agenda: Sequence[AgendaItemIn], errors: validation.FieldErrors) -> list[AgendaItem]:
+        """Return the agenda items to store, and record each fault in ``errors``."""
         items = []
         for index, item in enumerate(agenda):
+            title = errors.check(validation.text, item.title, field=f"agenda[{index}].title", max_length=300)
+            presenter = errors.check(validation.email, item.presenter, field=f"agenda[{index}].presenter") if item.presenter else None
             items.append(
                 AgendaItem(
                     position=index + 1,
-                    title=validation.text(item.title, field=f"agenda[{index}].title", max_length=300),
-                    presenter=validation.email(item.presenter, field=f"agenda[{index}].presenter") if item.presenter else None,
+                    title=title,
+                    presenter=presenter,
                     duration_minutes=item.duration_minutes,
                     needs_materials=item.needs_materials,
                 )
@@ -411,26 +424,37 @@ class MeetingService:
     async def create(self, data: MeetingCreate, *, caller: Person, now: datetime | None = None) -> Meeting:
         now = now or datetime.now(UTC)
         viewer = Viewer.of(caller)
-        title = validation.text(data.title, field="title", max_length=300)
-        description = validation.text(data.description, field="description", max_length=20_000, required=False, multiline=True)
-        time_zone = validation.time_zone(data.time_zone or self.settings.time_zone)
-        starts_at, ends_at = booking_rules.resolve_times(
-            booking_rules.TimeRequest(data.starts_at, data.ends_at, data.duration_minutes, time_zone), rules=self.rules
-        )
-        booking_rules.check_notice(starts_at, now=now, urgent=data.urgent, urgent_reason=data.urgent_reason, rules=self.rules)
-        rrule = booking_rules.normalise_rrule(data.rrule) if data.rrule else None
-        slots = booking_rules.expand(starts_at, ends_at, time_zone=time_zone, rrule=rrule, rules=self.rules)
+        # Every field check below records its fault in ``errors``, so the error response lists them all.
+        errors = validation.FieldErrors()
+        title = errors.check(validation.text, data.title, field="title", max_length=300)
+        description = errors.check(validation.text, data.description, field="description", max_length=20_000, required=False, multiline=True)
+        time_zone = errors.check(validation.time_zone, data.time_zone or self.settings.time_zone) or self.settings.time_zone
+        rrule = errors.check(booking_rules.normalise_rrule, data.rrule) if data.rrule else None
+        # Until the times are known to be valid, the rule is checked on a placeholder hour from now.
+        starts_at, ends_at = now + timedelta(hours=1), now + timedelta(hours=2)
+        with errors.collect():
+            starts_at, ends_at = booking_rules.resolve_times(
+                booking_rules.TimeRequest(data.starts_at, data.ends_at, data.duration_minutes, time_zone), rules=self.rules
+            )
+            booking_rules.check_notice(starts_at, now=now, urgent=data.urgent, urgent_reason=data.urgent_reason, rules=self.rules)
+        slots = errors.check(booking_rules.expand, starts_at, ends_at, time_zone=time_zone, rrule=rrule, rules=self.rules) or []
 
         organiser = caller
-        if data.organiser and validation.email(data.organiser, field="organiser") != caller.email:
-            if not viewer.is_admin:
-                raise PermissionDenied(_("only an administrator may book on behalf of another organiser"))
-            organiser = await self._person(data.organiser, field="organiser")  # type: ignore[assignment]
-        chair = await self._person(data.chair, field="chair") if data.chair else None
-        secretary = await self._person(data.secretary, field="secretary") if data.secretary else None
-        attendees = self._clean_attendees(data.attendees)
-        agenda = self._clean_agenda(data.agenda or [])
-        room = await self._room(data.room_id)
+        with errors.collect():
+            if data.organiser and validation.email(data.organiser, field="organiser") != caller.email:
+                if not viewer.is_admin:
+                    raise PermissionDenied(_("only an administrator may book on behalf of another organiser"))
+                organiser = await self._person(data.organiser, field="organiser")  # type: ignore[assignment]
+        chair = secretary = room = None
+        with errors.collect():
+            chair = await self._person(data.chair, field="chair") if data.chair else None
+        with errors.collect():
+            secretary = await self._person(data.secretary, field="secretary") if data.secretary else None
+        attendees = self._clean_attendees(data.attendees, errors)
+        agenda = self._clean_agenda(data.agenda or [], errors)
+        with errors.collect():
+            room = await self._room(data.room_id)
+        errors.raise_if_any()
         participants = participant_count(
             [a.email for a in attendees] + [organiser.email, chair.email if chair else None]
         )
@@ -486,24 +510,34 @@ class MeetingService:
             raise ValidationFailed.field("status", _("a {status} meeting cannot be changed", status=meeting.status))
         invited_before = invitations.recipients_of(meeting)
 
+        # Every field check below records its fault in ``errors``, so the error response lists
+        # them all. Nothing is booked before ``raise_if_any``, and a raise rolls the changes back.
+        errors = validation.FieldErrors()
         if data.title is not msgspec.UNSET:
-            meeting.title = validation.text(data.title, field="title", max_length=300)
+            with errors.collect():
+                meeting.title = validation.text(data.title, field="title", max_length=300)
         if data.description is not msgspec.UNSET:
-            meeting.description = validation.text(data.description, field="description", max_length=20_000, required=False, multiline=True)
+            with errors.collect():
+                meeting.description = validation.text(data.description, field="description", max_length=20_000, required=False, multiline=True)
         if data.confidentiality is not msgspec.UNSET:
             meeting.confidentiality = data.confidentiality
         if data.chair is not msgspec.UNSET:
-            chair = await self._person(data.chair, field="chair") if data.chair else None
-            meeting.chair_id = chair.id if chair else None
+            with errors.collect():
+                chair = await self._person(data.chair, field="chair") if data.chair else None
+                meeting.chair_id = chair.id if chair else None
         if data.secretary is not msgspec.UNSET:
-            secretary = await self._person(data.secretary, field="secretary") if data.secretary else None
-            meeting.secretary_id = secretary.id if secretary else None
+            with errors.collect():
+                secretary = await self._person(data.secretary, field="secretary") if data.secretary else None
+                meeting.secretary_id = secretary.id if secretary else None
         if data.urgent is not msgspec.UNSET:
             meeting.urgent = data.urgent
         if data.urgent_reason is not msgspec.UNSET:
             meeting.urgent_reason = data.urgent_reason
 
-        time_zone = validation.time_zone(data.time_zone) if data.time_zone is not msgspec.UNSET else meeting.time_zone
+        time_zone = meeting.time_zone
+        if data.time_zone is not msgspec.UNSET:
+            time_zone = errors.check(validation.time_zone, data.time_zone) or meeting.time_zone
+        starts_at, ends_at = meeting.starts_at, meeting.ends_at
         times_sent = any(v is not msgspec.UNSET for v in (data.starts_at, data.ends_at, data.duration_minutes))
         if times_sent:
             start_in = data.starts_at if data.starts_at is not msgspec.UNSET else meeting.starts_at
@@ -511,24 +545,28 @@ class MeetingService:
             duration_in = data.duration_minutes if data.duration_minutes is not msgspec.UNSET else None
             if end_in is None and duration_in is None:
                 duration_in = int((meeting.ends_at - meeting.starts_at).total_seconds() // 60)
-            starts_at, ends_at = booking_rules.resolve_times(
-                booking_rules.TimeRequest(start_in, end_in, duration_in, time_zone), rules=self.rules
-            )
-        else:
-            starts_at, ends_at = meeting.starts_at, meeting.ends_at
+            with errors.collect():
+                starts_at, ends_at = booking_rules.resolve_times(
+                    booking_rules.TimeRequest(start_in, end_in, duration_in, time_zone), rules=self.rules
+                )
         rrule = meeting.rrule
         if data.rrule is not msgspec.UNSET:
-            rrule = booking_rules.normalise_rrule(data.rrule) if data.rrule else None
+            rrule = errors.check(booking_rules.normalise_rrule, data.rrule) if data.rrule else None
 
         attendees_changed = data.attendees is not msgspec.UNSET
-        if attendees_changed:
-            cleaned = self._clean_attendees(data.attendees)  # type: ignore[arg-type]
-            existing = {a.email: a for a in meeting.attendees}
-            meeting.attendees = await self._attendee_rows(cleaned, existing)
+        cleaned = self._clean_attendees(data.attendees, errors) if attendees_changed else []  # type: ignore[arg-type]
 
         room_changed = data.room_id is not msgspec.UNSET and data.room_id != meeting.room_id
+        room = None
         if room_changed:
-            room = await self._room(data.room_id)  # type: ignore[arg-type]
+            with errors.collect():
+                room = await self._room(data.room_id)  # type: ignore[arg-type]
+        errors.raise_if_any()
+
+        if attendees_changed:
+            existing = {a.email: a for a in meeting.attendees}
+            meeting.attendees = await self._attendee_rows(cleaned, existing)
+        if room_changed:
             meeting.room_id = room.id if room else None
 
         chair_email = meeting.chair.email if meeting.chair_id and meeting.chair else None

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc import validation
@@ -152,6 +153,25 @@ class MinutesService:
             statement = statement.with_for_update().execution_options(populate_existing=True)
         return await self.session.scalar(statement)
 
+    async def _insert_first_version(self, target: Target) -> Minutes:
+        """Insert version 1 as an empty draft, or lock the row a concurrent first save inserted."""
+        minutes = Minutes(
+            meeting_id=target.meeting.id, occurrence=target.occurrence, occurrence_key=target.key,
+            version=1, status="draft", cosigners=[], cosignatures=[], history=[],
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(minutes)
+        except IntegrityError:
+            # Two first saves both found no row; the unique key let one insert, and this one
+            # now edits that row like any later save would.
+            existing = await self._latest(target, lock=True)
+            if existing is None:
+                raise
+            logger.info("minutes version 1 inserted concurrently meeting_id=%s minutes_id=%s", target.meeting.id, existing.id)
+            return existing
+        return minutes
+
     async def _require_latest(self, target: Target, *, lock: bool = False) -> Minutes:
         minutes = await self._latest(target, lock=lock)
         if minutes is None:
@@ -213,11 +233,9 @@ class MinutesService:
             template = (await documents.choose_template(self.session, data.template)).name
 
         if minutes is None:
-            minutes = Minutes(
-                meeting_id=target.meeting.id, occurrence=target.occurrence, occurrence_key=target.key,
-                version=1, status="draft", cosigners=[], cosignatures=[], history=[],
-            )
-            self.session.add(minutes)
+            minutes = await self._insert_first_version(target)
+            if minutes.status != "draft":
+                raise self._not_editable(minutes)
         minutes.attendance = content.to_json(cleaned.attendance)
         minutes.notes = content.to_json(cleaned.notes)
         minutes.resolutions = content.to_json(cleaned.resolutions)
