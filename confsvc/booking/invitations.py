@@ -4,6 +4,7 @@ The functions here run inside the transaction of the change (``MeetingService`` 
 after its flush, before the caller commits), so the messages are committed together with
 the change or not at all. Each message is rendered now, in the recipient's language (the
 person's locale when the address is in the directory, else ``CONFSVC_DEFAULT_LOCALE``).
+DESCRIPTION carries the meeting's description and its current agenda in every message.
 
 ORGANIZER is the service's scheduling address (``CONFSVC_MAIL_FROM``) with the
 organiser's name as CN, so replies come back to the service. Only the chair's copy
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ from confsvc.booking.ical import (
     build_cancel,
     build_declinecounter,
 )
-from confsvc.db.models import Meeting, Person
+from confsvc.db.models import AgendaItem, Meeting, Person
 from confsvc.i18n import gettext as _
 from confsvc.i18n import normalise_locale
 from confsvc.notify.outbox import enqueue
@@ -41,6 +42,7 @@ from confsvc.settings import Settings
 __all__ = [
     "Recipient",
     "RecipientState",
+    "agenda_text",
     "enqueue_cancelled",
     "enqueue_created",
     "enqueue_declinecounter",
@@ -90,6 +92,27 @@ def recipients_of(meeting: Meeting) -> RecipientState:
 # -- iCalendar ----------------------------------------------------------------------
 
 
+def agenda_text(items: Sequence[AgendaItem]) -> str:
+    """Render the agenda as the bilingual block written into the invitation's DESCRIPTION."""
+    if not items:
+        return ""
+    lines = ["议程 / Agenda:"]
+    for item in sorted(items, key=lambda entry: entry.position):
+        parts = [f"{item.position}. {item.title}"]
+        if item.duration_minutes:
+            parts.append(f"({item.duration_minutes} 分钟 / min)")
+        if item.presenter:
+            parts.append(f"— {item.presenter}")
+        lines.append(" ".join(parts))
+    return "\n".join(lines)
+
+
+def _description(meeting: Meeting) -> str:
+    """Return the meeting's description followed by its agenda; empty when it has neither."""
+    sections = [(meeting.description or "").strip(), agenda_text(meeting.agenda_items)]
+    return "\n\n".join(section for section in sections if section)
+
+
 def snapshot_of(meeting: Meeting, *, dtstamp: datetime, url: str | None = None) -> MeetingSnapshot:
     """Describe the meeting as it is now; cancelled occurrences of a series become EXDATEs."""
     chair_email = meeting.chair.email if meeting.chair else None
@@ -126,7 +149,7 @@ def snapshot_of(meeting: Meeting, *, dtstamp: datetime, url: str | None = None) 
         timezone=meeting.time_zone,
         summary=meeting.title,
         attendees=tuple(attendees),
-        description=meeting.description or None,
+        description=_description(meeting) or None,
         room=meeting.room.name if meeting.room else None,
         conference=_conference(meeting),
         rrule=meeting.rrule,
@@ -246,37 +269,18 @@ async def enqueue_request(
 
 
 async def enqueue_resend_same_sequence(
-    session: AsyncSession, settings: Settings, meeting: Meeting, *, description: str, now: datetime | None = None
+    session: AsyncSession, settings: Settings, meeting: Meeting, *, now: datetime | None = None
 ) -> int:
-    """Queue a METHOD:REQUEST e-mail to every recipient at the meeting's current SEQUENCE.
+    """Queue the meeting as it is now to every recipient and CalDAV copy, at the same SEQUENCE.
 
     For changes that need no new replies (the agenda, say): the SEQUENCE stays, so
-    calendars update the event and keep the replies already given. ``description``
-    replaces the meeting's DESCRIPTION text in this message only and also heads the
-    plain-text part. Returns the number of messages queued.
-
-    NOTE: the CalDAV copies are not rewritten, so they keep the previous DESCRIPTION.
+    calendars update the event and keep the replies already given, and the later DTSTAMP
+    lets the CalDAV copies be replaced. Returns the number of e-mails queued.
     """
     now = now or datetime.now(UTC)
-    snapshot = replace(snapshot_of(meeting, dtstamp=now), description=description or None)
     state = recipients_of(meeting)
-    locales = await _locales(session, settings, [r.email for r in state.recipients])
-    for recipient in state.recipients:
-        locale = locales[recipient.email]
-        ics = _request_ics(meeting, settings, snapshot, recipient=recipient.email, method="REQUEST")
-        body = _request_text(meeting, settings, recipient, locale=locale, is_chair=_is_chair(meeting, recipient.email))
-        await _enqueue_mail(
-            session,
-            settings,
-            meeting,
-            recipient,
-            method="REQUEST",
-            ics=ics,
-            subject=_("Updated invitation: {title}", locale=locale, title=meeting.title),
-            text=f"{description.strip()}\n\n{body}" if description.strip() else body,
-            locale=locale,
-            now=now,
-        )
+    await enqueue_request(session, settings, meeting, state.recipients, now=now, kind="update")
+    await _enqueue_caldav_puts(session, settings, meeting, state.recipients, now=now)
     return len(state.recipients)
 
 
@@ -485,8 +489,9 @@ def _request_text(meeting: Meeting, settings: Settings, recipient: Recipient, *,
             lines.append(_("Participant PIN: {pin}", locale=locale, pin=bridge.participant_pin))
         if is_chair and bridge.host_pin:
             lines.append(_("Host PIN (chair only): {pin}", locale=locale, pin=bridge.host_pin))
-    if meeting.description:
-        lines += ["", meeting.description]
+    description = _description(meeting)
+    if description:
+        lines += ["", description]
     token = rsvp.make_token(settings.secret_key, meeting_id=meeting.id, email=recipient.email, expires_at=meeting.series_ends_at)
     lines += ["", _("Reply online: {link}", locale=locale, link=f"{settings.base_url}/rsvp/{token}")]
     return "\n".join(lines) + "\n"

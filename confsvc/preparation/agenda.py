@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc import validation
 from confsvc.booking import invitations
+from confsvc.booking.invitations import agenda_text
 from confsvc.booking.schemas import AgendaItemIn, AgendaItemRead
 from confsvc.booking.services import MeetingService, Viewer, can_manage
 from confsvc.db.models import AgendaItem, Meeting, OutboxMessage, Person
@@ -87,21 +88,6 @@ def agenda_read(meeting: Meeting, *, invitations_queued: int = 0) -> AgendaRead:
     )
 
 
-def agenda_text(items: Sequence[AgendaItem]) -> str:
-    """Render the agenda as the bilingual block written into the invitation's DESCRIPTION."""
-    if not items:
-        return ""
-    lines = ["议程 / Agenda:"]
-    for item in sorted(items, key=lambda entry: entry.position):
-        parts = [f"{item.position}. {item.title}"]
-        if item.duration_minutes:
-            parts.append(f"({item.duration_minutes} 分钟 / min)")
-        if item.presenter:
-            parts.append(f"— {item.presenter}")
-        lines.append(" ".join(parts))
-    return "\n".join(lines)
-
-
 def _same_items(old: Sequence[AgendaItem], new: Sequence[AgendaItem]) -> bool:
     def key(item: AgendaItem) -> tuple[object, ...]:
         return (item.position, item.title, item.presenter, item.duration_minutes, item.needs_materials)
@@ -122,8 +108,9 @@ class AgendaService:
         """Replace the agenda of a scheduled meeting.
 
         When invitations have already been queued and the agenda changed, every recipient
-        gets an updated invitation whose DESCRIPTION carries the new agenda, at the same
-        SEQUENCE so that their replies stand. The caller commits.
+        gets an updated invitation whose DESCRIPTION carries the new agenda, and the
+        CalDAV copies are rewritten, at the same SEQUENCE so that the replies stand. The
+        caller commits.
 
         Raises:
             NotFound: the meeting does not exist or the caller may not see it.
@@ -144,11 +131,7 @@ class AgendaService:
         await self.session.flush()
         queued = 0
         if not unchanged and await self._invitations_sent(meeting):
-            sections = [meeting.description.strip(), agenda_text(new_items)]
-            description = "\n\n".join(section for section in sections if section)
-            queued = await invitations.enqueue_resend_same_sequence(
-                self.session, self.settings, meeting, description=description, now=now
-            )
+            queued = await invitations.enqueue_resend_same_sequence(self.session, self.settings, meeting, now=now)
         logger.info(
             "agenda replaced meeting_id=%s items=%d changed=%s invitations=%d",
             meeting.id, len(new_items), not unchanged, queued,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
@@ -13,10 +14,12 @@ from litestar.response import File, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.api.auth import admin_only, current_person
+from confsvc.api.problems import RETRY_AFTER_SECONDS, problem
 from confsvc.db.models import CheckRun, Person
+from confsvc.errors import NotFound
 from confsvc.preparation.agenda import AgendaService
 from confsvc.preparation.channels import ChannelSettingsService, channels_read
-from confsvc.preparation.materials import MaterialService, default_store, material_read, receive_upload
+from confsvc.preparation.materials import MaterialService, material_read, receive_upload
 from confsvc.preparation.rooms import RoomService, room_read
 from confsvc.preparation.schemas import (
     AgendaRead,
@@ -33,6 +36,7 @@ from confsvc.preparation.schemas import (
     RoomUpdate,
 )
 from confsvc.preparation.services import CheckService
+from confsvc.preparation.storage import MaterialStoreError, material_store
 from confsvc.settings import Settings
 
 __all__ = ["MeetingPreparationController", "PersonChannelController", "RoomController"]
@@ -56,10 +60,20 @@ def check_run_read(run: CheckRun) -> CheckRunRead:
     )
 
 
+def material_store_problem(request: Request[Any, Any, Any], exc: MaterialStoreError) -> Response[dict[str, Any]]:
+    """Return 503 with the store's reason; Retry-After only when waiting can help."""
+    logger.warning("material store error path=%s reason=%s", request.url.path, exc.reason)
+    response = problem(503, str(exc), reason=exc.reason)
+    if exc.reason in ("unavailable", "checksum_mismatch"):
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 class MeetingPreparationController(Controller):
     path = "/meetings/{meeting_id:uuid}"
     tags = ["preparation"]
     dependencies = {"caller": Provide(current_person)}
+    exception_handlers = {MaterialStoreError: material_store_problem}
 
     # -- agenda --------------------------------------------------------------------------
 
@@ -86,7 +100,7 @@ class MeetingPreparationController(Controller):
         The size limit (``CONFSVC_PREP_MATERIAL_MAX_BYTES``) is enforced while the body
         streams in, so this route lifts the app-wide JSON body limit.
         """
-        store = default_store(settings)
+        store = material_store(settings)
         length_header = request.headers.get("content-length")
         upload = await receive_upload(
             request.stream(),
@@ -124,11 +138,15 @@ class MeetingPreparationController(Controller):
         path = service.store.local_path(material.storage_key)
         if path is not None:
             return File(path=path, filename=material.filename, media_type=material.content_type, headers=headers)
-        return Stream(
-            service.store.read(material.storage_key),
-            media_type=material.content_type,
-            headers={**headers, "Content-Disposition": f"attachment; filename*=UTF-8''{material.id}.{material.extension}"},
-        )
+        try:
+            # Opened before the response starts, so a missing object or a failing store
+            # still gets its own status code.
+            chunks = await service.store.open(material.storage_key)
+        except FileNotFoundError:
+            logger.error("material file missing material_id=%s key=%s", material.id, material.storage_key)
+            raise NotFound("material", material_id) from None
+        disposition = f"attachment; filename*=UTF-8''{quote(material.filename, safe='')}"
+        return Stream(chunks, media_type=material.content_type, headers={**headers, "Content-Disposition": disposition})
 
     @delete("/materials/{material_id:uuid}", operation_id="deleteMaterial")
     async def delete_material(

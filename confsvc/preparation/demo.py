@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.db.models import Material, Meeting, Room, RoomEquipment
-from confsvc.preparation.materials import CONTENT_TYPES, default_store
-from confsvc.preparation.storage import LocalStore
+from confsvc.preparation.materials import CONTENT_TYPES
+from confsvc.preparation.storage import MaterialStore, material_store
 from confsvc.settings import Settings
 
 __all__ = ["PreparationDemo", "load_preparation_demo"]
@@ -47,7 +47,7 @@ async def load_preparation_demo(session: AsyncSession, settings: Settings, *, no
     """Add the demo rooms and materials to the scheduled demo meetings; the caller commits.
 
     Idempotent: when the first demo room exists already, nothing is added. Material files
-    are written into the material store (``CONFSVC_DATA_DIR/materials``).
+    are written into the material store that CONFSVC_MATERIALS_STORE names.
     """
     summary = PreparationDemo()
     if await session.scalar(select(Room.id).where(Room.name == ROOMS[0][0])) is not None:
@@ -68,7 +68,7 @@ async def load_preparation_demo(session: AsyncSession, settings: Settings, *, no
     meetings = list(
         await session.scalars(select(Meeting).where(Meeting.status == "scheduled").order_by(Meeting.starts_at).limit(20))
     )
-    store = default_store(settings)
+    store = material_store(settings)
     for index, meeting in enumerate(meetings):
         # The second room, with its broken display, goes to the last meeting only.
         meeting.room_id = rooms[1].id if index == len(meetings) - 1 else rooms[0].id
@@ -84,7 +84,7 @@ async def load_preparation_demo(session: AsyncSession, settings: Settings, *, no
     return summary
 
 
-async def _add_material(session: AsyncSession, store: LocalStore, meeting: Meeting, position: int) -> None:
+async def _add_material(session: AsyncSession, store: MaterialStore, meeting: Meeting, position: int) -> None:
     data = _MATERIAL_TEXT.encode("utf-8")
     material_id = uuid.uuid4()
     key = f"{meeting.id}/{material_id}.md"
@@ -92,7 +92,8 @@ async def _add_material(session: AsyncSession, store: LocalStore, meeting: Meeti
     incoming.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=incoming, suffix=".part", delete=False) as handle:
         handle.write(data)
-    await store.put(key, Path(handle.name))
+    digest = hashlib.sha256(data).hexdigest()
+    await store.put(key, Path(handle.name), sha256=digest, content_type=CONTENT_TYPES["md"])
     session.add(
         Material(
             id=material_id,
@@ -102,7 +103,7 @@ async def _add_material(session: AsyncSession, store: LocalStore, meeting: Meeti
             extension="md",
             content_type=CONTENT_TYPES["md"],
             size_bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=digest,
             storage_key=key,
             uploaded_by_id=meeting.secretary_id,
         )

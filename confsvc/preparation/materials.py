@@ -30,7 +30,7 @@ from confsvc.errors import NotFound, PermissionDenied, ValidationFailed
 from confsvc.i18n import gettext as _
 from confsvc.preparation.agenda import can_prepare
 from confsvc.preparation.schemas import MaterialRead
-from confsvc.preparation.storage import LocalStore, MaterialStore
+from confsvc.preparation.storage import MaterialStore, MaterialStoreError, material_store
 from confsvc.settings import Settings
 
 __all__ = [
@@ -90,8 +90,9 @@ class UploadedFile:
             pass
 
 
-def default_store(settings: Settings) -> LocalStore:
-    return LocalStore(Path(settings.data_dir) / "materials")
+def default_store(settings: Settings) -> MaterialStore:
+    """Return the configured material store (same as ``storage.material_store``)."""
+    return material_store(settings)
 
 
 def _clean_filename(raw: str) -> str:
@@ -249,7 +250,7 @@ class MaterialService:
     def __init__(self, session: AsyncSession, settings: Settings, *, store: MaterialStore | None = None) -> None:
         self.session = session
         self.settings = settings
-        self.store = store or default_store(settings)
+        self.store = store or material_store(settings)
 
     async def _meeting(self, meeting_id: uuid.UUID, caller: Person) -> tuple[Meeting, Viewer]:
         viewer = Viewer.of(caller)
@@ -264,6 +265,7 @@ class MaterialService:
 
         Raises:
             NotFound, PermissionDenied, UnsupportedMaterialType, ValidationFailed.
+            MaterialStoreError: the store failed; nothing is stored and no row is added.
         """
         stored = False
         try:
@@ -286,7 +288,7 @@ class MaterialService:
                 )
             material_id = uuid.uuid4()
             key = f"{meeting.id}/{material_id}.{extension}"
-            await self.store.put(key, upload.path)
+            await self.store.put(key, upload.path, sha256=upload.sha256, content_type=CONTENT_TYPES[extension])
             stored = True
         finally:
             if not stored:
@@ -311,14 +313,21 @@ class MaterialService:
             recorded = True
         finally:
             if not recorded:
-                await self.store.delete(key)
+                await self._delete_quietly(key)
         logger.info(
             "material stored meeting_id=%s material_id=%s size=%d", meeting.id, material.id, material.size_bytes
         )
         return material
 
     async def discard_stored(self, material: Material) -> None:
-        await self.store.delete(material.storage_key)
+        """Remove the stored file of ``material``; a store failure is logged, not raised."""
+        await self._delete_quietly(material.storage_key)
+
+    async def _delete_quietly(self, key: str) -> None:
+        try:
+            await self.store.delete(key)
+        except MaterialStoreError:
+            logger.error("material file left in the store key=%s; remove it by hand", key)
 
     def _agenda_position(self, meeting: Meeting, raw: str | None) -> int | None:
         if raw is None or not raw.strip():
@@ -357,13 +366,22 @@ class MaterialService:
         return material
 
     async def delete(self, meeting_id: uuid.UUID, material_id: uuid.UUID, *, caller: Person) -> Material:
-        """Delete the row (the caller commits, then calls :meth:`discard_stored`)."""
+        """Delete the row (the caller commits, then calls :meth:`discard_stored`).
+
+        Raises:
+            NotFound, PermissionDenied.
+            MaterialStoreError: the store cannot be reached; the row stays.
+        """
         meeting, viewer = await self._meeting(meeting_id, caller)
         if not (can_manage(meeting, viewer) or viewer.person_id == meeting.secretary_id):
             raise PermissionDenied(_("only the organiser, the secretary or an administrator may delete materials"))
         material = await self.session.get(Material, material_id)
         if material is None or material.meeting_id != meeting.id:
             raise NotFound("material", material_id)
+        # Reaching the store first means that an unreachable store fails the request
+        # before the row goes, instead of leaving an object that no row points to.
+        if not await self.store.exists(material.storage_key):
+            logger.warning("material file already missing material_id=%s key=%s", material.id, material.storage_key)
         await self.session.delete(material)
         await self.session.flush()
         logger.info("material deleted meeting_id=%s material_id=%s", meeting.id, material.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +17,8 @@ from confsvc.db.engine import create_engine, create_session_factory
 from confsvc.db.models import Attendee, OutboxMessage
 from confsvc.settings import Settings
 from tests.conftest import Account, create_account
+from tests.preparation.radicale_support import RadicaleServer, running_radicale
+from tests.preparation.s3_support import S3Server, running_s3_server
 
 
 @dataclass
@@ -114,3 +116,17 @@ async def session_maker(settings: Settings) -> AsyncIterator[Any]:
     engine = create_engine(settings.database)
     yield create_session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3-protocol server (moto) on 127.0.0.1 for the whole test run."""
+    with running_s3_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
+    """One Radicale server on 127.0.0.1 for the whole test run."""
+    with running_radicale(tmp_path_factory.mktemp("radicale-preparation")) as server:
+        yield server
