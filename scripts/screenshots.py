@@ -41,7 +41,33 @@ def shoot(page: Any, path: str, target: Path, *, wait_for: str | None = None) ->
     print(f"wrote {target}")
 
 
-def take(browser: Any, url: str, out: Path, language: str) -> None:
+async def prepare_views(settings: Settings) -> str:
+    """Run the pre-meeting checks of the demo week once (the scheduler is off here), so the
+    dashboard's check chart has data, and return the id of the demo meeting with approved minutes."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from confsvc.db.engine import create_engine, create_session_factory
+    from confsvc.db.models import Meeting, Person
+    from confsvc.minutes.demo import DEMO_UID
+    from confsvc.preparation.services import CheckService
+
+    engine = create_engine(settings.database)
+    try:
+        async with create_session_factory(engine)() as session:
+            admin = await session.scalar(select(Person).where(Person.email == f"admin@{DEMO_DOMAIN}"))
+            now = datetime.now(UTC)
+            week = select(Meeting.id).where(Meeting.status == "scheduled", Meeting.starts_at > now, Meeting.starts_at < now + timedelta(days=8))
+            for meeting_id in list(await session.scalars(week)):
+                await CheckService(session, settings).run_now(meeting_id, caller=admin)
+                await session.commit()
+            return str(await session.scalar(select(Meeting.id).where(Meeting.uid == DEMO_UID)))
+    finally:
+        await engine.dispose()
+
+
+def take(browser: Any, url: str, out: Path, language: str, *, approved_meeting: str) -> None:
     suffix = "zh" if language == "zh-CN" else "en"
     context = browser.new_context(base_url=url, locale=language, viewport={"width": 1280, "height": 860})
     context.add_cookies([{"name": "confsvc_lang", "value": language, "url": url}])
@@ -65,6 +91,10 @@ def take(browser: Any, url: str, out: Path, language: str) -> None:
     sign_in(page, f"admin@{DEMO_DOMAIN}")
     shoot(page, "/admin/", out / f"admin-dashboard-{suffix}.png", wait_for="body[data-charts-ready]")
     shoot(page, "/admin/bridges", out / f"admin-bridges-{suffix}.png")
+    shoot(page, "/admin/rooms", out / f"admin-rooms-{suffix}.png")
+    room = page.locator("#rooms a[href^='/admin/rooms/']").last.get_attribute("href")
+    shoot(page, str(room), out / f"admin-room-{suffix}.png")
+    shoot(page, f"/minutes/{approved_meeting}", out / f"minutes-distribution-{suffix}.png", wait_for="#distribute-form")
     shoot(page, "/admin/people", out / f"admin-people-{suffix}.png")
     shoot(page, "/admin/deliveries", out / f"admin-deliveries-{suffix}.png")
     context.close()
@@ -86,15 +116,18 @@ def main(argv: list[str] | None = None) -> int:
                 "CONFSVC_DATA_DIR": folder,
                 "CONFSVC_SCHEDULER_ENABLED": "false",
                 "CONFSVC_BASE_URL": f"http://127.0.0.1:{port}",
+                # Pages and static files count against the limit for requests without an API token.
+                "CONFSVC_RATE_LIMIT_PUBLIC_PER_MINUTE": "0",
             }
         )
         upgrade(settings.database)
         asyncio.run(load_demo(settings))
+        approved_meeting = asyncio.run(prepare_views(settings))
         with running_server(settings, port=port) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             try:
                 for language in LANGUAGES:
-                    take(browser, url, args.out, language)
+                    take(browser, url, args.out, language, approved_meeting=approved_meeting)
             finally:
                 browser.close()
     return 0

@@ -16,11 +16,15 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from confsvc.errors import ConfsvcError
+from confsvc.i18n import gettext
+from confsvc.preparation.materials import MaterialTooLarge
 from confsvc.web.account import AccountPages
 from confsvc.web.admin import AdminPages
 from confsvc.web.identity import check_csrf
 from confsvc.web.meetings import MeetingPages
 from confsvc.web.pages import LoginRequired, build_environment, error_page, login_redirect
+from confsvc.web.preparation_pages import PreparationPages, upload_too_large
+from confsvc.web.rooms import RoomPages
 
 __all__ = ["STATIC_DIR", "configure_web", "web_router"]
 
@@ -28,6 +32,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def _csrf_before_request(request: Request[Any, Any, Any]) -> None:
+    if upload_too_large(request):
+        limit = request.app.state.settings.preparation.material_max_bytes
+        raise MaterialTooLarge.field("file", gettext("the file is larger than {limit} bytes", limit=limit))
     await check_csrf(request)
 
 
@@ -35,7 +42,7 @@ def web_router() -> Router:
     """Build the page routes, with CSRF checks on unsafe methods and HTML error pages."""
     return Router(
         path="/",
-        route_handlers=[AccountPages, MeetingPages, AdminPages, *_optional_pages()],
+        route_handlers=[AccountPages, MeetingPages, PreparationPages, AdminPages, RoomPages, *_optional_pages()],
         before_request=_csrf_before_request,
         exception_handlers={LoginRequired: login_redirect, ConfsvcError: error_page},  # type: ignore[dict-item]
         include_in_schema=False,

@@ -1,4 +1,4 @@
-"""Administrator pages: dashboard, bridges, rooms, people import, deliveries and settings."""
+"""Administrator pages: dashboard, bridges, people import, deliveries and settings (rooms: ``rooms.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.bridges.schemas import BridgeCreate, BridgeUpdate, DialIn
 from confsvc.bridges.services import BRIDGE_KINDS, BridgeService
-from confsvc.db.models import Department, Meeting, OutboxMessage, Person, Room
+from confsvc.db.models import Department, Meeting, OutboxMessage, Person
 from confsvc.db.models.outbox import OUTBOX_STATUSES
 from confsvc.directory.services import DirectoryService
 from confsvc.errors import Conflict, NotFound, ValidationFailed
@@ -96,6 +96,8 @@ class AdminPages(Controller):
             "open": _("Open"), "overdue": _("Overdue"), "actions_by_department": _("Action items by department"),
             "failed_checks": _("Failed checks"), "checks_by_department": _("Failed pre-meeting checks by department"),
             **{status: _(f"delivery {status}") for status in OUTBOX_STATUSES},
+            "check_agenda": _("Agenda"), "check_materials": _("Materials"), "check_quorum": _("Quorum"),
+            "check_bridge": _("Bridge"), "check_room": _("Room"),
         }
         chart_json = json.dumps({"data": data, "labels": labels}, ensure_ascii=False, default=str).replace("</", "<\\/")
         return page.render("admin/dashboard.html", data=data, chart_json=chart_json)
@@ -147,14 +149,6 @@ class AdminPages(Controller):
         await BridgeService(db_session, page.settings.booking).update(bridge_id, BridgeUpdate(active=form.get("active") == "true"))
         await db_session.commit()
         return page.redirect("/admin/bridges")
-
-    # -- rooms -------------------------------------------------------------------
-
-    @get("/rooms", operation_id="webAdminRooms")
-    async def rooms(self, page: Page, db_session: AsyncSession) -> Template:
-        page.require("admin")
-        items = list(await db_session.scalars(select(Room).order_by(Room.name)))
-        return page.render("admin/rooms.html", rooms=items)
 
     # -- people ------------------------------------------------------------------
 

@@ -227,7 +227,7 @@ class BookingForm:
         try:
             return msgspec.convert(payload, MeetingCreate, from_attributes=True)
         except msgspec.ValidationError as exc:
-            raise _from_msgspec(exc) from exc
+            raise from_msgspec(exc) from exc
 
 
 def _uuid(value: str, name: str) -> uuid.UUID | None:
@@ -239,7 +239,7 @@ def _uuid(value: str, name: str) -> uuid.UUID | None:
         raise ValidationFailed.field(name, _("choose an entry from the list")) from exc
 
 
-def _from_msgspec(exc: msgspec.ValidationError) -> ValidationFailed:
+def from_msgspec(exc: msgspec.ValidationError) -> ValidationFailed:
     """Name the field of a msgspec error such as ``Expected `str` of length <= 300 - at `$.title```."""
     message = str(exc)
     match = re.search(r"at `\$\.([A-Za-z_]+)", message)

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime, format_time, format_timedelta
+from babel.numbers import format_decimal
 from litestar import Request
 
 from confsvc.db.models import Person
@@ -85,6 +86,14 @@ class Formatter:
         if count is None:
             return ""
         return format_timedelta(count * 60, threshold=10_000, granularity="minute", locale=self.locale)
+
+    def size(self, count: int) -> str:
+        """Format a file size in bytes with binary units, e.g. ``1.5 MB`` (1 MB = 1024 × 1024 bytes)."""
+        if count < 1024:
+            return f"{format_decimal(count, locale=self.locale)} B"
+        if count < 1024 * 1024:
+            return f"{format_decimal(count / 1024, format='#,##0.#', locale=self.locale)} KB"
+        return f"{format_decimal(count / (1024 * 1024), format='#,##0.#', locale=self.locale)} MB"
 
     def zone_name(self) -> str:
         return self.zone.key

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from confsvc.booking import invitations
+from confsvc.booking import feed, invitations
 from confsvc.booking.replies import ReplyService
 from confsvc.booking.schemas import MeetingUpdate
 from confsvc.booking.services import MeetingFilters, MeetingService, Viewer, can_manage
@@ -23,8 +23,10 @@ from confsvc.db.models import Meeting, Person, Room
 from confsvc.directory.services import DirectoryService
 from confsvc.errors import BookingConflict, PermissionDenied, ValidationFailed
 from confsvc.i18n import gettext as _
+from confsvc.settings import Settings
 from confsvc.web.forms import BookingForm, FormErrors, errors_from_validation
 from confsvc.web.pages import Page, provide_page
+from confsvc.web.preparation import agenda_context, materials_context
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,14 @@ def my_meeting(meeting: Meeting, person: Person, *, now: datetime) -> MyMeeting:
     return MyMeeting(meeting=meeting, my_role=role, partstat=attendee.partstat if attendee else None, next_start=start, next_end=end)
 
 
+def feed_links(settings: Settings, person: Person) -> dict[str, str]:
+    """Return the person's calendar subscription URLs: ``url`` on the service's own scheme
+    and host (``CONFSVC_BASE_URL``), and ``webcal`` for calendar programs that take it."""
+    webcal, _https = feed.feed_urls(settings, person.id)
+    token = feed.feed_token(settings.secret_key, person.id)
+    return {"url": f"{settings.base_url.rstrip('/')}/feed/{token}.ics", "webcal": webcal}
+
+
 def tel_link(number: str, access_code: str | None) -> str:
     """``tel:`` URI dialling the number, waiting, then keying the access code and ``#``."""
     digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
@@ -101,7 +111,7 @@ class MeetingPages(Controller):
         if show == "past":
             rows = [r for r in rows if r.next_end <= now]
         rows.sort(key=lambda r: r.next_start, reverse=show == "past")
-        return page.render("meetings.html", rows=rows, show=show, now=now, reply_choices=REPLY_CHOICES)
+        return page.render("meetings.html", rows=rows, show=show, now=now, reply_choices=REPLY_CHOICES, feed=feed_links(page.settings, person))
 
     @post("/meetings/{meeting_id:uuid}/reply", operation_id="webReply")
     async def reply(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Template | Redirect:
@@ -127,24 +137,7 @@ class MeetingPages(Controller):
     @get("/meetings/{meeting_id:uuid}", operation_id="webMeeting")
     async def meeting(self, page: Page, db_session: AsyncSession, meeting_id: uuid.UUID) -> Template:
         person = page.require()
-        viewer = Viewer.of(person)
-        meeting = await MeetingService(db_session, page.settings).get(meeting_id, viewer)
-        bridge = meeting.bridge
-        is_host = person.id in (meeting.organiser_id, meeting.chair_id)
-        dial = []
-        if bridge is not None:
-            for item in bridge.dial_in or []:
-                dial.append({"label": item.get("label", ""), "number": item["number"], "tel": tel_link(item["number"], bridge.access_code)})
-        return page.render(
-            "meeting.html",
-            m=meeting,
-            row=my_meeting(meeting, person, now=datetime.now(UTC)),
-            dial=dial,
-            bridge=bridge,
-            is_host=is_host,
-            manage=can_manage(meeting, viewer) and meeting.status == "scheduled",
-            reply_choices=REPLY_CHOICES,
-        )
+        return page.render("meeting.html", **await meeting_page_context(page, db_session, meeting_id, person))
 
     @get("/meetings/{meeting_id:uuid}/invite.ics", operation_id="webInvitationIcs")
     async def invitation(self, page: Page, db_session: AsyncSession, meeting_id: uuid.UUID) -> Response[bytes]:
@@ -259,6 +252,30 @@ class MeetingPages(Controller):
         page.require("organiser")
         form = BookingForm.from_form(request.query_params)
         return page.render("_bridge_day.html", **await bridge_day_view(page, db_session, form))
+
+
+async def meeting_page_context(page: Page, db_session: AsyncSession, meeting_id: uuid.UUID, person: Person, **overrides: Any) -> dict[str, Any]:
+    """Return the values of the meeting page; ``overrides`` replace parts (an editor with errors)."""
+    viewer = Viewer.of(person)
+    meeting = await MeetingService(db_session, page.settings).get(meeting_id, viewer)
+    bridge = meeting.bridge
+    dial = []
+    if bridge is not None:
+        for item in bridge.dial_in or []:
+            dial.append({"label": item.get("label", ""), "number": item["number"], "tel": tel_link(item["number"], bridge.access_code)})
+    context: dict[str, Any] = {
+        "m": meeting,
+        "row": my_meeting(meeting, person, now=datetime.now(UTC)),
+        "dial": dial,
+        "bridge": bridge,
+        "is_host": person.id in (meeting.organiser_id, meeting.chair_id),
+        "manage": can_manage(meeting, viewer) and meeting.status == "scheduled",
+        "reply_choices": REPLY_CHOICES,
+        **agenda_context(meeting, viewer),
+        **await materials_context(db_session, page, meeting, person),
+    }
+    context.update(overrides)
+    return context
 
 
 async def _rooms(db_session: AsyncSession) -> list[Room]:

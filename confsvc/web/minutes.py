@@ -20,14 +20,23 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.booking.services import MeetingFilters, MeetingService, Viewer
-from confsvc.db.models import Meeting
+from confsvc.db.models import Meeting, Minutes
 from confsvc.errors import Conflict, ValidationFailed
 from confsvc.i18n import gettext as _
-from confsvc.minutes.schemas import AttendanceIn, MinutesDraft, MinutesRead, ResolutionIn, SubmitRequest
+from confsvc.minutes import content
+from confsvc.minutes.schemas import (
+    AttendanceIn,
+    MinutesDraft,
+    MinutesRead,
+    ResolutionIn,
+    SubmitRequest,
+)
 from confsvc.minutes.services import MinutesService, can_approve, can_edit
+from confsvc.web.forms import FormErrors, split_emails
 from confsvc.web.meetings import own_viewer
 from confsvc.web.pages import Page, provide_page
 
@@ -103,6 +112,15 @@ def draft_from_form(form: Any, *, day: date, zone: Any) -> MinutesDraft:
         raise ValidationFailed(str(exc), invalid_params=[{"name": "form", "reason": str(exc)}]) from exc
 
 
+def cosigners_from_form(form: Any) -> list[str]:
+    """Return the chosen co-signers (checkboxes named ``cosigner``), each once, in order."""
+    chosen: dict[str, None] = {}
+    for value in form.getall("cosigner", []):
+        if isinstance(value, str) and value.strip():
+            chosen.setdefault(value.strip(), None)
+    return list(chosen)
+
+
 def pick_occurrence(meeting: Meeting, raw: str | None, *, now: datetime) -> datetime | None:
     """Return the occurrence (recurrence id, UTC) the console works on; None for a single meeting.
 
@@ -140,8 +158,9 @@ class MinutesPages(Controller):
             MeetingFilters(starts_from=now - timedelta(days=14), starts_to=now + timedelta(days=14), limit=200), own_viewer(person)
         )
         viewer = Viewer.of(person)
-        rows = [m for m in meetings if can_edit(m, viewer) or can_approve(m, viewer)]
-        return page.render("minutes_list.html", meetings=rows)
+        cosigning = await _awaiting_cosignature(db_session, [m.id for m in meetings], person.email)
+        rows = [m for m in meetings if can_edit(m, viewer) or can_approve(m, viewer) or m.id in cosigning]
+        return page.render("minutes_list.html", meetings=rows, cosigning=cosigning)
 
     @get("/{meeting_id:uuid}", operation_id="webMinutesConsole")
     async def console(self, page: Page, db_session: AsyncSession, meeting_id: uuid.UUID, occurrence: str | None = None) -> Template:
@@ -178,7 +197,7 @@ class MinutesPages(Controller):
         try:
             draft = draft_from_form(form, day=(occurrence or meeting.starts_at).astimezone(zone).date(), zone=zone)
             await service.save_draft(meeting_id, draft, caller=person, occurrence=occurrence)
-            await service.submit(meeting_id, SubmitRequest(), caller=person, occurrence=occurrence)
+            await service.submit(meeting_id, SubmitRequest(cosigners=cosigners_from_form(form)), caller=person, occurrence=occurrence)
             await db_session.commit()
         except (ValidationFailed, Conflict) as exc:
             await db_session.rollback()
@@ -189,14 +208,77 @@ class MinutesPages(Controller):
         return page.redirect(_console_path(meeting_id, occurrence))
 
     @post("/{meeting_id:uuid}/approve", operation_id="webMinutesApprove")
-    async def approve(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Redirect:
+    async def approve(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Template | Redirect:
+        """Approve; missing co-signatures or a wrong status are shown on the console."""
         person = page.require()
         meeting = await MeetingService(db_session, page.settings).get(meeting_id, Viewer.of(person))
-        occurrence = pick_occurrence(meeting, _one(await request.form(), "occurrence"), now=datetime.now(UTC))
-        await MinutesService(db_session, page.settings).approve(meeting_id, caller=person, occurrence=occurrence)
-        await db_session.commit()
+        raw_occurrence = _one(await request.form(), "occurrence")
+        occurrence = pick_occurrence(meeting, raw_occurrence, now=datetime.now(UTC))
+        try:
+            await MinutesService(db_session, page.settings).approve(meeting_id, caller=person, occurrence=occurrence)
+            await db_session.commit()
+        except Conflict as exc:
+            await db_session.rollback()
+            logger.info("web minutes approval rejected meeting_id=%s person_id=%s error=%s", meeting_id, person.id, exc)
+            return await self._console_with_problems(page, db_session, meeting_id, person, raw_occurrence, exc)
         logger.info("web minutes approved meeting_id=%s person_id=%s", meeting_id, person.id)
         return page.redirect(_console_path(meeting_id, occurrence))
+
+    @post("/{meeting_id:uuid}/cosign", operation_id="webMinutesCosign")
+    async def cosign(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Template | Redirect:
+        """Record the co-signature (会签) of a named co-signer."""
+        person = page.require()
+        form = await request.form()
+        meeting = await MeetingService(db_session, page.settings).get(meeting_id, Viewer.of(person))
+        raw_occurrence = _one(form, "occurrence")
+        occurrence = pick_occurrence(meeting, raw_occurrence, now=datetime.now(UTC))
+        try:
+            await MinutesService(db_session, page.settings).cosign(
+                meeting_id, caller=person, comment=_one(form, "comment") or None, occurrence=occurrence
+            )
+            await db_session.commit()
+        except (Conflict, ValidationFailed) as exc:
+            await db_session.rollback()
+            logger.info("web minutes cosign rejected meeting_id=%s person_id=%s error=%s", meeting_id, person.id, exc)
+            return await self._console_with_problems(page, db_session, meeting_id, person, raw_occurrence, exc)
+        logger.info("web minutes cosigned meeting_id=%s person_id=%s", meeting_id, person.id)
+        return page.redirect(_console_path(meeting_id, occurrence))
+
+    @post("/{meeting_id:uuid}/distribute", operation_id="webMinutesDistribute")
+    async def distribute(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Template | Redirect:
+        """E-mail the approved minutes to every recipient and show who got them.
+
+        A bad extra address or minutes that are not approved change nothing and are
+        shown next to the distribution form.
+        """
+        person = page.require()
+        form = await request.form()
+        meeting = await MeetingService(db_session, page.settings).get(meeting_id, Viewer.of(person))
+        raw_occurrence = _one(form, "occurrence")
+        occurrence = pick_occurrence(meeting, raw_occurrence, now=datetime.now(UTC))
+        extra_text = str(form.get("extra_recipients") or "")
+        try:
+            result = await MinutesService(db_session, page.settings).distribute(
+                meeting_id, caller=person, extra_recipients=split_emails(extra_text), occurrence=occurrence
+            )
+            await db_session.commit()
+        except (Conflict, ValidationFailed) as exc:
+            await db_session.rollback()
+            logger.info("web minutes distribution rejected meeting_id=%s person_id=%s error=%s", meeting_id, person.id, exc)
+            errors = FormErrors()
+            for param in getattr(exc, "invalid_params", None) or [{"name": "form", "reason": str(exc)}]:
+                errors.add("extra_recipients" if param.get("name", "").startswith("extra_recipients") else "form", param.get("reason", str(exc)))
+            context = await self._context(page, db_session, meeting_id, person, raw_occurrence)
+            context.update(distribution_errors=errors, extra_recipients=extra_text)
+            template = "_distribution.html" if page.is_htmx else "minutes_console.html"
+            return page.render(template, status_code=exc.status_code, **context)
+        recipients = len(result.pending) + len(result.acknowledged)
+        logger.info("web minutes distributed meeting_id=%s person_id=%s recipients=%d", meeting_id, person.id, recipients)
+        if not page.is_htmx:
+            return page.redirect(_console_path(meeting_id, occurrence))
+        context = await self._context(page, db_session, meeting_id, person, raw_occurrence)
+        context["just_distributed"] = recipients
+        return page.render("_distribution.html", **context)
 
     @post("/{meeting_id:uuid}/return", operation_id="webMinutesReturn")
     async def return_to_draft(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Redirect:
@@ -242,7 +324,44 @@ class MinutesPages(Controller):
             "end_clock": minutes.actual_end.astimezone(zone).strftime("%H:%M") if minutes.actual_end else "",
             "choices": ATTENDANCE_CHOICES,
             "problems": [],
+            **await self._review_context(db_session, page, meeting, minutes, viewer, occurrence),
         }
+
+    async def _review_context(
+        self, db_session: AsyncSession, page: Page, meeting: Meeting, minutes: MinutesRead, viewer: Viewer, occurrence: datetime | None
+    ) -> dict[str, Any]:
+        """Values of the co-signing and distribution parts of the console."""
+        signed = {entry.email for entry in minutes.cosignatures if entry.signed_at is not None}
+        may_distribute = (can_edit(meeting, viewer) or can_approve(meeting, viewer)) and minutes.status in ("approved", "distributed")
+        receipts = None
+        if minutes.status == "distributed" and may_distribute:
+            receipts = await MinutesService(db_session, page.settings).receipts(meeting.id, viewer, occurrence=occurrence)
+        return {
+            "invitees": content.invitees(meeting),
+            "can_cosign": minutes.status == "submitted" and viewer.email in {e.email for e in minutes.cosignatures} and viewer.email not in signed,
+            "may_distribute": may_distribute,
+            "receipts": receipts,
+            "distribution_errors": FormErrors(),
+            "extra_recipients": "",
+            "just_distributed": None,
+        }
+
+    async def _console_with_problems(
+        self, page: Page, db_session: AsyncSession, meeting_id: uuid.UUID, person: Any, raw_occurrence: str, exc: Exception
+    ) -> Template:
+        context = await self._context(page, db_session, meeting_id, person, raw_occurrence)
+        context["problems"] = getattr(exc, "invalid_params", None) or [{"name": "", "reason": str(exc)}]
+        return page.render("minutes_console.html", status_code=getattr(exc, "status_code", 400), **context)
+
+
+async def _awaiting_cosignature(db_session: AsyncSession, meeting_ids: list[uuid.UUID], email: str) -> set[uuid.UUID]:
+    """Return the meetings whose submitted minutes name ``email`` as a co-signer."""
+    if not meeting_ids:
+        return set()
+    rows = await db_session.execute(
+        select(Minutes.meeting_id, Minutes.cosigners).where(Minutes.meeting_id.in_(meeting_ids), Minutes.status == "submitted")
+    )
+    return {meeting_id for meeting_id, cosigners in rows if email in (cosigners or [])}
 
 
 def _console_path(meeting_id: uuid.UUID, occurrence: datetime | None) -> str:

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,7 @@ class Site:
     people: People
     settings: Settings
     meeting_id: str
+    agenda_meeting_id: str
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,10 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "CONFSVC_SECRET_KEY": "browser-test-key",
             "CONFSVC_SCHEDULER_ENABLED": "false",
             "CONFSVC_BASE_URL": f"http://127.0.0.1:{port}",
+            # NOTE: every page, htmx request and static file counts against the per-address
+            # limit for requests without an API token (120 a minute by default). The scenarios
+            # here send more than that from one address, and they do not test the limit.
+            "CONFSVC_RATE_LIMIT_PUBLIC_PER_MINUTE": "0",
         }
     )
 
@@ -69,8 +75,12 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         settings, organiser=people.organiser.email, chair=people.member.email, secretary=people.secretary.email,
         attendees=[people.member.email, people.other.email], title="经营例会", starts_in=timedelta(hours=2),
     ))
+    agenda_meeting_id = asyncio.run(add_meeting(
+        settings, organiser=people.organiser.email, chair=people.member.email, secretary=people.secretary.email,
+        attendees=[people.member.email, people.other.email], title="议程调整会", starts_in=timedelta(days=3),
+    ))
     with running_server(settings, port=port) as url:
-        yield Site(url=url, people=people, settings=settings, meeting_id=str(meeting_id))
+        yield Site(url=url, people=people, settings=settings, meeting_id=str(meeting_id), agenda_meeting_id=str(agenda_meeting_id))
 
 
 @pytest.fixture(scope="module")
@@ -180,12 +190,12 @@ def test_web_browser_inline_errors_and_conflicts(page: Page, site: Site) -> None
 def test_web_browser_language_switch(page: Page, site: Site) -> None:
     log_in(page, site.people.member.email)
     page.get_by_role("link", name="English").click()
-    expect(page.get_by_role("heading", name="My meetings")).to_be_visible()
+    expect(page.get_by_role("heading", name="My meetings", exact=True)).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.goto("/meetings?show=past")
     expect(page.get_by_role("link", name="Upcoming")).to_be_visible()
     page.get_by_role("link", name="中文").click()
-    expect(page.get_by_role("heading", name="我的会议")).to_be_visible()
+    expect(page.get_by_role("heading", name="我的会议", exact=True)).to_be_visible()
 
 
 def test_web_browser_admin_dashboard_import_and_bridges(page: Page, site: Site, tmp_path: Path) -> None:
@@ -228,8 +238,8 @@ def test_web_browser_minutes_console_and_action_item(page: Page, site: Site) -> 
     page.get_by_role("link", name="经营例会").click()
     page.get_by_label("实际开始时间").fill(local.strftime("%H:%M"))
     page.get_by_label("实际结束时间").fill((local + timedelta(minutes=50)).strftime("%H:%M"))
-    page.get_by_label("李娜").select_option("present")
-    page.get_by_label("王伟").select_option("absent")
+    page.get_by_label("李娜", exact=True).select_option("present")
+    page.get_by_label("王伟", exact=True).select_option("absent")
     page.locator(".agenda-note[data-item='1']").get_by_role("button", name="开始计时").click()
     page.get_by_label(re.compile("上次决议落实")).fill("上次决议均已落实。")
     page.get_by_label("每行一条决议").fill("同意第二季度预算方案")
@@ -253,6 +263,12 @@ def test_web_browser_minutes_console_and_action_item(page: Page, site: Site) -> 
     with page.expect_download() as download:
         page.get_by_role("link", name="下载 .docx").click()
     assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+    page.get_by_role("button", name="分发纪要").click()
+    # The PDF is made by LibreOffice when it is installed, which can take several seconds.
+    expect(page.locator("#distribution-result")).to_contain_text("纪要正在发给", timeout=30_000)
+    expect(page.locator("#receipts tr[data-receipt='pending']")).to_have_count(4)
+    page.reload()
+    expect(page.locator("#minutes-status")).to_have_attribute("data-status", "distributed")
     log_out(page)
 
     log_in(page, site.people.other.email)  # profile language: English
@@ -262,3 +278,101 @@ def test_web_browser_minutes_console_and_action_item(page: Page, site: Site) -> 
     card.get_by_label("What was done").fill("明细已整理过半")
     card.get_by_role("button", name="Post progress").click()
     expect(page.locator("section.action", has_text="提交预算明细").locator(".progress-value")).to_have_text("60%")
+
+
+@contextmanager
+def agenda_saved(page: Page) -> Iterator[None]:
+    """Wait for the agenda request started inside the block, then for its "saved" notice."""
+    with page.expect_response(lambda response: response.url.endswith("/agenda")) as answer:
+        yield
+    assert answer.value.status == 200, answer.value.text()
+    expect(page.locator("#agenda-saved")).to_be_visible()
+
+
+def test_web_browser_agenda_and_material(page: Page, site: Site, tmp_path: Path) -> None:
+    meeting_id = site.agenda_meeting_id
+    log_in(page, site.people.organiser.email)
+    page.goto(f"/meetings/{meeting_id}")
+    editor = page.locator("#agenda-editor")
+    editor.get_by_label("新议程项的标题").fill("风险评估")
+    editor.get_by_label("新议程项的分钟数").fill("30")
+    with agenda_saved(page):
+        editor.get_by_role("button", name="添加议程项").click()
+    expect(page.locator("#agenda-warnings")).to_contain_text("议程共需 80 分钟，但会议只有 60 分钟")
+
+    with agenda_saved(page):
+        page.get_by_role("button", name="将第 3 项上移").click()
+    expect(page.get_by_label("第 2 项的标题")).to_have_value("风险评估")
+    # Keyboard only: Enter in a title field saves the agenda.
+    page.get_by_label("第 1 项的标题").fill("上次决议落实（更新）")
+    with agenda_saved(page):
+        page.get_by_label("第 1 项的标题").press("Enter")
+    with agenda_saved(page):
+        page.get_by_role("button", name="删除第 3 项").click()
+    expect(page.locator("#agenda-items tr.agenda-row")).to_have_count(2)
+
+    page.get_by_label("第 1 项的分钟数").fill("0")
+    page.get_by_role("button", name="保存议程").click()
+    expect(page.locator("#err-item-0-duration")).to_be_visible()
+    expect(page.get_by_label("第 1 项的分钟数")).to_have_attribute("aria-invalid", "true")
+    page.reload()
+    expect(page.get_by_label("第 1 项的标题")).to_have_value("上次决议落实（更新）")
+    expect(page.get_by_label("第 1 项的分钟数")).to_have_value("10")
+
+    material = tmp_path / "风险清单.md"
+    material.write_text("# 风险清单\n\n- 汇率\n", encoding="utf-8")
+    page.get_by_label("要上传的文件").set_input_files(str(material))
+    page.get_by_label("所属").select_option(label="2. 风险评估")
+    page.get_by_role("button", name="上传", exact=True).click()
+    expect(page.locator("#material-uploaded")).to_contain_text("风险清单.md")
+    expect(page.locator("#material-list")).to_contain_text("2. 风险评估")
+    wrong = tmp_path / "setup.exe"
+    wrong.write_bytes(b"MZ\x90\x00")
+    page.get_by_label("要上传的文件").set_input_files(str(wrong))
+    page.get_by_role("button", name="上传", exact=True).click()
+    expect(page.locator("#err-file")).to_contain_text(".exe")
+    expect(page.locator("#material-list tbody tr")).to_have_count(1)
+    log_out(page)
+
+    log_in(page, site.people.other.email)  # an attendee downloads the material
+    page.goto(f"/meetings/{meeting_id}")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="风险清单.md").click()
+    assert "汇率" in Path(download.value.path()).read_text(encoding="utf-8")
+
+
+def test_web_browser_room_and_equipment_in_english(page: Page, site: Site) -> None:
+    log_in(page, site.people.admin.email)
+    page.get_by_role("link", name="English").click()
+    page.goto("/admin/rooms")
+    page.get_by_label("Room name").fill("Board room")
+    page.get_by_label("Seats").fill("-1")
+    page.get_by_role("button", name="Add the room").click()
+    expect(page.locator("#err-capacity")).to_contain_text("from 0 to 100000")
+    page.get_by_label("Seats").fill("12")
+    page.get_by_label("Location (building, floor)").fill("HQ, floor 7")
+    page.get_by_role("button", name="Add the room").click()
+    expect(page.get_by_role("heading", name="Board room")).to_be_visible()
+
+    page.get_by_label(re.compile("^Item")).fill("speakerphone")
+    page.get_by_role("button", name="Add the item").click()
+    expect(page.locator("#item-speakerphone")).to_have_attribute("data-status", "ok")
+    page.get_by_label("Fault of speakerphone").fill("no sound")
+    page.get_by_role("button", name="Report a fault").click()
+    expect(page.locator("#item-speakerphone")).to_have_attribute("data-status", "out_of_order")
+    expect(page.locator("#item-speakerphone")).to_contain_text("Out of order")
+    page.get_by_role("button", name="Mark repaired").click()
+    expect(page.locator("#item-speakerphone")).to_have_attribute("data-status", "ok")
+    page.get_by_role("link", name="All rooms").click()
+    expect(page.locator("#rooms")).to_contain_text("Board room")
+
+
+def test_web_browser_calendar_feed_link(page: Page, site: Site) -> None:
+    log_in(page, site.people.member.email)
+    field = page.get_by_label("日历链接")
+    expect(field).to_have_value(re.compile(r"^http://127\.0\.0\.1:\d+/feed/[0-9a-f]{32}-[0-9a-f]{40}\.ics$"))
+    page.locator("#calendar-feed").get_by_role("button", name="复制链接").click()
+    expect(page.locator("#calendar-feed button.copy")).to_have_attribute("data-copied", "true")
+    feed = page.request.get(field.input_value())
+    assert feed.ok
+    assert "BEGIN:VCALENDAR" in feed.text()

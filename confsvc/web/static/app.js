@@ -18,6 +18,22 @@
     if (radio) { radio.checked = true; }
   });
 
+  // A form with bad input returns 400, 409, 413 or 415 with its section and the errors.
+  // htmx does not swap a 4xx response by default, so this setting makes it swap them.
+  if (window.htmx) {
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "4[0-9][0-9]", swap: true, error: false },
+      { code: "...", swap: false, error: true }
+    ];
+  }
+
+  // A read-only link field selects its whole text when focused, ready to copy.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[data-select-on-focus]")) { event.target.select(); }
+  });
+
   document.addEventListener("click", function (event) {
     var target = event.target.closest("button");
     if (!target) { return; }
