@@ -96,10 +96,11 @@ class CalDAVHandler:
 
     A write never replaces a newer copy: when the stored event has a higher SEQUENCE, or
     the same SEQUENCE and a later DTSTAMP, the row counts as delivered without a PUT, so
-    retries that arrive out of order cannot roll a calendar back.
+    retries that arrive out of order cannot roll a calendar back. ``timeout`` (seconds)
+    bounds connecting and each read and write of every request.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
         from confsvc.notify.caldav import CalDAVWriter
 
         caldav = settings.caldav
@@ -110,6 +111,7 @@ class CalDAVHandler:
             "username": caldav.username or "",
             "password": caldav.password or "",
             "calendar_url_template": caldav.calendar_template,
+            "timeout": timeout,
         }
         self._writer_class = CalDAVWriter
 

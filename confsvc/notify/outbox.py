@@ -13,6 +13,13 @@ is committed. :class:`OutboxDispatcher` (run by the scheduler sweep) then:
 3. records the outcome in another short transaction, guarded by the claim token, so a
    dispatcher whose lease expired cannot overwrite the newer claim's result.
 
+Rows are delivered in lanes, one per channel (and per IM kind), side by side. Within a
+lane, a failure of the whole endpoint (:class:`EndpointUnavailable`: refused, timed out,
+5xx, 429) postpones the lane's remaining rows to the next sweep without counting an
+attempt, and a lane stops starting deliveries once half the lease has passed. A dead or
+slow endpoint therefore costs a sweep one timeout, not one per row, and no row outlives
+its lease while it waits in a lane.
+
 Guarantees: one row per idempotency key (the unique index; a second enqueue is a no-op).
 A row is never lost: it stays ``pending`` or ``sending`` until a dispatcher records
 ``sent`` or ``dead``. A row may be delivered twice only when a dispatcher dies after the
@@ -26,6 +33,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from confsvc.db.models import OutboxMessage
 from confsvc.errors import DeliveryError, PermanentDeliveryError
+from confsvc.notify.unavailable import EndpointUnavailable
 from confsvc.settings import OutboxSettings
 
 __all__ = [
@@ -193,6 +202,8 @@ class DispatchReport:
     """Outcomes not recorded because another dispatcher had taken the row over."""
     dropped: int = 0
     """Rows not delivered because their delivery check found them stale."""
+    postponed: int = 0
+    """Claimed rows handed back undelivered, without counting the attempt (see the module doc)."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -202,6 +213,8 @@ class _Claim:
     token: str
     attempts: int
     channel: str = ""
+    lane: str = ""
+    """Channel, or ``im:<kind>`` for an IM row; rows of one lane are delivered in order."""
 
 
 class OutboxDispatcher:
@@ -229,17 +242,18 @@ class OutboxDispatcher:
         """Claim up to ``limit`` (default: the batch size) due rows and deliver them: in order within a
         channel, the channels side by side."""
         report = DispatchReport()
+        started = time.monotonic()
         claims = await self._claim(limit or self.settings.batch_size, report)
         report.claimed = len(claims)
-        # One lane per channel: a slow SMTP server holds up only e-mail, not CalDAV or IM.
+        # One lane per endpoint kind: a slow SMTP server holds up only e-mail, not CalDAV or IM.
         lanes: dict[str, list[_Claim]] = {}
         for claim in claims:
-            lanes.setdefault(claim.channel, []).append(claim)
-        await asyncio.gather(*(self._deliver_lane(lane, report) for lane in lanes.values()))
+            lanes.setdefault(claim.lane, []).append(claim)
+        await asyncio.gather(*(self._deliver_lane(lane, report, started) for lane in lanes.values()))
         if claims:
             logger.info(
-                "outbox sweep finished claimed=%d sent=%d retried=%d dead=%d",
-                report.claimed, report.sent, report.retried, report.dead,
+                "outbox sweep finished claimed=%d sent=%d retried=%d dead=%d postponed=%d",
+                report.claimed, report.sent, report.retried, report.dead, report.postponed,
             )
         return report
 
@@ -254,8 +268,9 @@ class OutboxDispatcher:
             total.dead += report.dead
             total.lost_claims += report.lost_claims
             total.dropped += report.dropped
+            total.postponed += report.postponed
             total.errors.extend(report.errors)
-            if report.claimed == 0:
+            if report.claimed == 0 or report.claimed == report.postponed:
                 break
         return total
 
@@ -267,7 +282,10 @@ class OutboxDispatcher:
         claims: list[_Claim] = []
         async with self.session_maker() as session, session.begin():
             due = (
-                select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.status, OutboxMessage.channel)
+                select(
+                    OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.status, OutboxMessage.channel,
+                    OutboxMessage.payload["kind"].as_string(),
+                )
                 .where(
                     or_(
                         and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
@@ -279,7 +297,7 @@ class OutboxDispatcher:
                 # SKIP LOCKED on PostgreSQL; SQLite ignores it and already holds the write lock.
                 .with_for_update(skip_locked=True)
             )
-            for row_id, attempts, status, channel in (await session.execute(due)).all():
+            for row_id, attempts, status, channel, kind in (await session.execute(due)).all():
                 if channel not in self.handlers:
                     continue
                 if status == "sending" and attempts >= self.settings.max_attempts:
@@ -303,16 +321,55 @@ class OutboxDispatcher:
                     .where(OutboxMessage.id == row_id)
                     .values(status="sending", locked_until=lease_end, claim_token=token, attempts=attempts + 1, updated_at=now)
                 )
-                claims.append(_Claim(id=row_id, token=token, attempts=attempts + 1, channel=channel))
+                lane = f"{channel}:{kind}" if channel == "im" and kind else channel
+                claims.append(_Claim(id=row_id, token=token, attempts=attempts + 1, channel=channel, lane=lane))
         return claims
 
     # -- delivering ----------------------------------------------------------------
 
-    async def _deliver_lane(self, claims: list[_Claim], report: DispatchReport) -> None:
-        for claim in claims:
-            await self._deliver(claim, report)
+    async def _deliver_lane(self, claims: list[_Claim], report: DispatchReport, started: float) -> None:
+        budget = self.settings.lease_seconds / 2
+        for index, claim in enumerate(claims):
+            elapsed = time.monotonic() - started
+            if elapsed > budget:
+                reason = f"the sweep has run {elapsed:.0f} s, half the {self.settings.lease_seconds} s lease"
+                await self._postpone(claims[index:], report, reason=reason)
+                return
+            unavailable = await self._deliver(claim, report)
+            if unavailable is not None:
+                await self._postpone(claims[index + 1 :], report, reason=unavailable)
+                return
 
-    async def _deliver(self, claim: _Claim, report: DispatchReport) -> None:
+    async def _postpone(self, claims: list[_Claim], report: DispatchReport, *, reason: str) -> None:
+        """Hand ``claims`` back as due, undelivered, and give back the attempt their claim counted."""
+        if not claims:
+            return
+        now = self.clock()
+        postponed: list[str] = []
+        async with self.session_maker() as session, session.begin():
+            for claim in claims:
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == claim.id, OutboxMessage.claim_token == claim.token)
+                    .values(
+                        status="pending", attempts=claim.attempts - 1, locked_until=None, claim_token=None, updated_at=now
+                    )
+                )
+                if getattr(result, "rowcount", 0):
+                    postponed.append(str(claim.id))
+                else:
+                    report.lost_claims += 1
+        report.postponed += len(postponed)
+        logger.warning(
+            "outbox deliveries postponed to the next sweep lane=%s count=%d delivery_ids=%s reason=%s",
+            claims[0].lane, len(postponed), ",".join(postponed), reason,
+        )
+
+    async def _deliver(self, claim: _Claim, report: DispatchReport) -> str | None:
+        """Deliver one claimed row and record the outcome.
+
+        Returns the error text when the endpoint as a whole failed (the lane then stops), else None.
+        """
         async with self.session_maker() as session:
             message = await session.get(OutboxMessage, claim.id)
             drop_reason = None
@@ -320,10 +377,10 @@ class OutboxDispatcher:
                 drop_reason = await _check_before_delivery(session, message)
         if message is None or message.claim_token != claim.token:
             report.lost_claims += 1
-            return
+            return None
         if drop_reason is not None:
             await self._record(claim, report, status="dropped", error=drop_reason)
-            return
+            return None
         handler = self.handlers[message.channel]
 
         error: Exception | None = None
@@ -334,7 +391,7 @@ class OutboxDispatcher:
 
         if error is None:
             await self._record(claim, report, status="sent")
-            return
+            return None
         permanent = isinstance(error, PermanentDeliveryError)
         if not isinstance(error, DeliveryError):
             logger.exception(
@@ -342,14 +399,17 @@ class OutboxDispatcher:
             )
         text = f"{type(error).__name__}: {error}"[:2000]
         report.errors.append(text)
+        unavailable = text if isinstance(error, EndpointUnavailable) else None
         if permanent or claim.attempts >= self.settings.max_attempts:
             await self._record(claim, report, status="dead", error=text)
-            return
+            return unavailable
         delay = backoff_delay(claim.attempts, self.settings)
         retry_after = getattr(error, "retry_after", None)
         if isinstance(retry_after, (int, float)) and retry_after > delay.total_seconds():
-            delay = timedelta(seconds=float(retry_after))
+            # A Retry-After beyond the maximum delay is capped like any other wait.
+            delay = timedelta(seconds=min(float(retry_after), self.settings.max_delay_seconds))
         await self._record(claim, report, status="pending", error=text, delay=delay)
+        return unavailable
 
     async def _record(
         self, claim: _Claim, report: DispatchReport, *, status: str, error: str | None = None, delay: timedelta | None = None
@@ -380,12 +440,15 @@ class OutboxDispatcher:
             logger.info("outbox message dropped before delivery delivery_id=%s reason=%s", claim.id, error)
         elif status == "dead":
             report.dead += 1
-            logger.warning("outbox message dead delivery_id=%s attempts=%d error=%s", claim.id, claim.attempts, error)
+            logger.warning(
+                "outbox message dead delivery_id=%s channel=%s attempts=%d error=%s",
+                claim.id, claim.channel, claim.attempts, error,
+            )
         else:
             report.retried += 1
             logger.info(
-                "outbox delivery failed, retry scheduled delivery_id=%s attempts=%d delay_s=%d error=%s",
-                claim.id, claim.attempts, int(delay.total_seconds()) if delay else 0, error,
+                "outbox delivery failed, retry scheduled delivery_id=%s channel=%s attempts=%d delay_s=%d error=%s",
+                claim.id, claim.channel, claim.attempts, int(delay.total_seconds()) if delay else 0, error,
             )
 
 

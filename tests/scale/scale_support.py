@@ -175,7 +175,8 @@ class TcpProxy:
     """A TCP relay on 127.0.0.1 to ``target``, run in its own thread and event loop.
 
     ``cut()`` closes every relayed connection and refuses new ones (like a database that
-    went away); ``restore()`` accepts connections again.
+    went away); ``restore()`` accepts connections again. ``delay_s`` holds back each chunk
+    of the server's replies by that many seconds (a slow server).
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -185,6 +186,7 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.delay_s = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -225,9 +227,11 @@ class TcpProxy:
             return
         self._writers.update({client_writer, server_writer})
 
-        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, replies: bool) -> None:
             try:
                 while data := await reader.read(65536):
+                    if replies and self.delay_s:
+                        await asyncio.sleep(self.delay_s)
                     writer.write(data)
                     await writer.drain()
             except (ConnectionError, OSError):
@@ -236,4 +240,47 @@ class TcpProxy:
                 writer.transport.abort()
                 self._writers.discard(writer)
 
-        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+        await asyncio.gather(
+            pipe(client_reader, server_writer, replies=False), pipe(server_reader, client_writer, replies=True)
+        )
+
+
+class RadicaleProcess:
+    """A Radicale CalDAV server on 127.0.0.1 with one service account that may write everything."""
+
+    username = "confsvc"
+    password = "scale-caldav-secret"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        users = self.folder / "users"
+        users.write_text(f"{self.username}:{self.password}\n")
+        config = self.folder / "config"
+        config.write_text(
+            f"[server]\nhosts = 127.0.0.1:{self.port}\n"
+            f"[auth]\ntype = htpasswd\nhtpasswd_filename = {users}\nhtpasswd_encryption = plain\n"
+            "[rights]\ntype = owner_write\n"
+            f"[storage]\nfilesystem_folder = {self.folder / 'storage'}\n"
+            "[logging]\nlevel = warning\n"
+        )
+        log = (self.folder / "radicale.log").open("wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"Radicale did not listen on {self.port}: {(self.folder / 'radicale.log').read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -15,7 +15,11 @@ from confsvc.db.models.directory import Person
 
 class Meeting(Base):
     __tablename__ = "meeting"
-    __table_args__ = (Index("ix_meeting_starts_at", "starts_at"),)
+    __table_args__ = (
+        Index("ix_meeting_starts_at", "starts_at"),
+        Index("ix_meeting_organiser_starts", "organiser_id", "starts_at"),
+        Index("ix_meeting_bridge_starts", "bridge_id", "starts_at"),
+    )
 
     uid: Mapped[str] = mapped_column(String(255), unique=True)
     """iCalendar UID; stable for the life of the meeting."""
@@ -27,10 +31,10 @@ class Meeting(Base):
     series_ends_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
     """End of the last occurrence, UTC; equals ``ends_at`` for a single meeting."""
     time_zone: Mapped[str] = mapped_column(String(64))
-    organiser_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id"), index=True)
-    chair_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("person.id"))
-    secretary_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("person.id"))
-    bridge_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bridge.id"), index=True)
+    organiser_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id"))
+    chair_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("person.id"), index=True)
+    secretary_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("person.id"), index=True)
+    bridge_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bridge.id"))
     room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("room.id"))
     confidentiality: Mapped[str] = mapped_column(String(16), default="normal")
     rrule: Mapped[str | None] = mapped_column(String(500))

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from confsvc.db.models.base import Base
@@ -87,7 +87,16 @@ class MinutesResolution(Base):
     """
 
     __tablename__ = "minutes_resolution"
-    __table_args__ = (UniqueConstraint("minutes_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("minutes_id", "number"),
+        # Trigram indexes for the register's ILIKE '%...%' search (PostgreSQL only, migration 0007).
+        Index("ix_minutes_resolution_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"})
+        .ddl_if(dialect="postgresql"),
+        Index(
+            "ix_minutes_resolution_responsible_trgm", "responsible", postgresql_using="gin",
+            postgresql_ops={"responsible": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     minutes_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("minutes.id", ondelete="CASCADE"), index=True)
     meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
@@ -115,7 +124,14 @@ class ActionItem(Base):
     """
 
     __tablename__ = "action_item"
-    __table_args__ = (Index("ix_action_item_owner_status", "owner_email", "status"),)
+    __table_args__ = (
+        Index("ix_action_item_owner_status", "owner_email", "status"),
+        Index(
+            "ix_action_item_active_due", "due_date",
+            postgresql_where=text("status IN ('open', 'in_progress')"),
+            sqlite_where=text("status IN ('open', 'in_progress')"),
+        ),
+    )
 
     meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
     minutes_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("minutes.id", ondelete="CASCADE"), index=True)

@@ -25,7 +25,10 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        Index("ix_outbox_message_created_at", "created_at"),
+    )
 
     idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
     """Identity of the message; enqueuing the same key twice stores it once."""

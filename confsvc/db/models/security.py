@@ -26,6 +26,7 @@ class AuditEvent(UUIDv7Base):
     __table_args__ = (
         Index("ix_audit_event_occurred_at", "occurred_at"),
         Index("ix_audit_event_object", "object_type", "object_id"),
+        Index("ix_audit_event_actor_email", "actor_email", "occurred_at"),
     )
 
     occurred_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -4,7 +4,8 @@ Every failure at the CalDAV boundary becomes one of these, so no httpx exception
 the outbox dispatcher::
 
     DeliveryError (confsvc.errors)
-    ├── CalDAVUnavailable         timeout, connection error, 5xx, 408, 429: retry later
+    ├── EndpointUnavailable (confsvc.notify.unavailable)
+    │   └── CalDAVUnavailable     timeout, connection error, 5xx, 408, 425, 429: retry later
     ├── SyncConflict              the event kept changing under us after max attempts
     └── PermanentDeliveryError (confsvc.errors)
         ├── CalDAVRejected        the server rejected the request (4xx, 3xx, bad reply)
@@ -16,16 +17,20 @@ the outbox dispatcher::
 from __future__ import annotations
 
 from confsvc.errors import DeliveryError, PermanentDeliveryError
+from confsvc.notify.unavailable import EndpointUnavailable
 
 
-class CalDAVUnavailable(DeliveryError):
+class CalDAVUnavailable(EndpointUnavailable):
     """The server could not be reached or failed, and a later retry may succeed.
 
-    ``status`` is the HTTP status, or None for timeouts and connection errors.
+    ``status`` is the HTTP status, or None for timeouts and connection errors;
+    ``retry_after`` the seconds from the reply's Retry-After header, or None.
     """
 
-    def __init__(self, message: str, *, href: str, status: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, href: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
         self.href = href
         self.status = status
 

@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from confsvc.errors import ICalendarError
+from confsvc.notify.unavailable import parse_retry_after
 
 from . import davxml
 from .errors import (
@@ -526,7 +527,8 @@ class CalDAVWriter:
         message = f"CalDAV {method} {url} failed with HTTP {status} {response.reason_phrase}"
         logger.warning("caldav request rejected method=%s href=%s status=%d", method, url, status)
         if status >= 500 or status in _RETRYABLE_STATUSES:
-            return CalDAVUnavailable(message, href=url, status=status)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return CalDAVUnavailable(message, href=url, status=status, retry_after=retry_after)
         return CalDAVRejected(message, href=url, status=status)
 
 

@@ -3,8 +3,9 @@
 Every channel turns a :class:`ChannelMessage` into one HTTP POST and maps the response
 onto the delivery error tree of :mod:`confsvc.errors`::
 
-    DeliveryError                 retry later (timeout, connection error, rate limit, 5xx)
-    ├── RateLimited               the platform asked us to slow down; may carry retry_after
+    DeliveryError                 retry later (an unexpected result code)
+    ├── EndpointUnavailable       timeout, connection error or 5xx; may carry retry_after
+    │   └── RateLimited           the platform asked us to slow down; may carry retry_after
     └── PermanentDeliveryError    retrying cannot help (bad signature, bad key, other 4xx)
 
 Secrets (signing secrets, robot keys, hook tokens) are registered with a log filter on
@@ -27,6 +28,7 @@ from typing import Any, ClassVar, Literal, Self
 import httpx
 
 from confsvc.errors import DeliveryError, PermanentDeliveryError, ValidationFailed
+from confsvc.notify.unavailable import EndpointUnavailable, parse_retry_after
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -37,6 +39,7 @@ __all__ = [
     "SendResult",
     "mask_secrets",
     "mask_url",
+    "parse_retry_after",
     "register_secret",
     "truncate_utf8",
     "utc_now",
@@ -57,13 +60,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class RateLimited(DeliveryError):
-    """The platform rejected the message because too many were sent; retry later."""
+class RateLimited(EndpointUnavailable):
+    """The platform rejected the message because too many were sent; retry later.
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        """Seconds the platform asked us to wait (from Retry-After), or None."""
+    ``retry_after`` is the wait in seconds from the Retry-After header, or None.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ class Channel(ABC):
         Raises:
             RateLimited: the platform throttled the robot; retry after a pause.
             PermanentDeliveryError: configuration or signature is wrong; do not retry.
-            DeliveryError: timeout, connection error or server error; retry later.
+            EndpointUnavailable: timeout, connection error or server error; retry later.
         """
 
     @property
@@ -213,7 +214,7 @@ class Channel(ABC):
         """POST ``content`` and return the response whatever its status.
 
         Raises:
-            DeliveryError: the request timed out or the connection failed.
+            EndpointUnavailable: the request timed out or the connection failed.
             PermanentDeliveryError: the URL cannot be used at all.
         """
         request_headers = {"Content-Type": "application/json; charset=utf-8", **headers}
@@ -231,7 +232,7 @@ class Channel(ABC):
                 self.target,
                 idempotency_key,
             )
-            raise DeliveryError(f"{self.kind} request to {self.target} timed out") from exc
+            raise EndpointUnavailable(f"{self.kind} request to {self.target} timed out") from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise PermanentDeliveryError(
                 f"{self.kind} URL {self.target} cannot be used: {type(exc).__name__}"
@@ -244,7 +245,7 @@ class Channel(ABC):
                 idempotency_key,
                 type(exc).__name__,
             )
-            raise DeliveryError(
+            raise EndpointUnavailable(
                 f"{self.kind} connection to {self.target} failed: {type(exc).__name__}"
             ) from exc
 
@@ -254,7 +255,7 @@ class Channel(ABC):
         """POST ``payload`` as UTF-8 JSON (non-ASCII text unescaped) and return the response.
 
         Raises:
-            DeliveryError: the request timed out or the connection failed.
+            EndpointUnavailable: the request timed out or the connection failed.
             PermanentDeliveryError: the URL cannot be used at all.
         """
         content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -279,7 +280,10 @@ class Channel(ABC):
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
-            raise DeliveryError(f"{self.kind} target {self.target} failed with HTTP {status}")
+            raise EndpointUnavailable(
+                f"{self.kind} target {self.target} failed with HTTP {status}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
         raise PermanentDeliveryError(
             f"{self.kind} target {self.target} rejected the message with HTTP {status}"
         )
@@ -399,17 +403,6 @@ class Channel(ABC):
         if not isinstance(body, dict):
             raise DeliveryError(f"{self.kind} target {self.target} returned a non-object JSON")
         return body
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header given in delta-seconds; None for dates or junk."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def is_phone_number(value: str) -> bool:
