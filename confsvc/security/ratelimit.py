@@ -1,13 +1,18 @@
-"""Per-address request limits for login, RSVP and the other endpoints without login.
+"""Per-client request limits for login, RSVP and the pages outside the API.
 
-A fixed one-minute window per (group, client address), counted in process memory: with
-several processes behind a load balancer each process counts on its own, so the
-effective limit is the setting times the process count. Over the limit, the request
-gets a 429 problem detail with Retry-After before it reaches a handler.
+A fixed one-minute window per (group, client), counted in process memory: with several
+processes behind a load balancer each process counts on its own, so the effective limit
+is the setting times the process count. Over the limit, the request gets a 429 problem
+detail with Retry-After before it reaches a handler.
+
+A client is the remote address, except for web pages sent with a session cookie: those
+count per session, so that colleagues behind one company NAT do not share one budget.
+Static assets and the health, readiness and metrics endpoints are not limited.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -27,8 +32,13 @@ MAX_TRACKED_CLIENTS = 10_000
 """Oldest windows are dropped beyond this many (group, address) pairs to bound memory."""
 
 
+UNLIMITED_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics", "/favicon.ico")
+
+
 def limit_group(path: str, rules: SecuritySettings) -> tuple[str, int] | None:
     """Return the limit group and its per-minute limit for ``path``, or None when unlimited."""
+    if path.startswith(UNLIMITED_PREFIXES):
+        return None
     if path.startswith("/auth/"):
         return "login", rules.rate_limit_login_per_minute
     if path.startswith("/rsvp/"):
@@ -65,15 +75,25 @@ class RateLimitMiddleware(ASGIMiddleware):
             return 0
         return max(int(started + WINDOW_SECONDS - now), 1)
 
+    def _client_key(self, scope: Scope, group: str) -> str:
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        if group != "public":
+            return address
+        session = _cookie(scope, self.rules.session_cookie)
+        if not session:
+            return address
+        # The cookie is not checked here: a made-up one only buys pages that redirect to
+        # the login form, and the login group always counts per address.
+        return f"{address} session:{hashlib.sha256(session.encode()).hexdigest()[:16]}"
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         matched = limit_group(scope.get("path", ""), self.rules)
         if matched is None or matched[1] <= 0:
             await next_app(scope, receive, send)
             return
         group, limit = matched
-        client = scope.get("client")
-        address = client[0] if client else "unknown"
-        retry_after = self.hit(group, address, limit=limit)
+        retry_after = self.hit(group, self._client_key(scope, group), limit=limit)
         if not retry_after:
             await next_app(scope, receive, send)
             return
@@ -99,3 +119,14 @@ class RateLimitMiddleware(ASGIMiddleware):
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for header, value in scope.get("headers", ()):
+        if header != b"cookie":
+            continue
+        for part in value.decode("latin-1").split(";"):
+            key, _sep, cookie_value = part.strip().partition("=")
+            if key == name and cookie_value:
+                return cookie_value
+    return None
