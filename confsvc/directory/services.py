@@ -10,7 +10,6 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import msgspec
 from argon2 import PasswordHasher
@@ -253,15 +252,3 @@ class DirectoryService:
         await self.session.flush()
         logger.info("api token created person_id=%s prefix=%s", person.id, token[:10])
         return token
-
-    async def authenticate_token(self, token: str) -> Person | None:
-        record = await self.session.scalar(
-            select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-        )
-        if record is None or not record.person.active:
-            return None
-        now = datetime.now(UTC)
-        # Record use at most every ten minutes, so reads do not turn into writes.
-        if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=10):
-            record.last_used_at = now
-        return record.person
