@@ -11,12 +11,12 @@ from confsvc.app import create_app
 from confsvc.notify.caldav import resource_name
 from confsvc.settings import CalDAVSettings, Settings
 from tests.conftest import create_account
-from tests.invitations.conftest import Radicale
+from tests.invitations.radicale_support import RadicaleServer
 from tests.invitations.support import HOST_PIN, add_person, deliver
 from tests.foundation.helpers import add_bridge
 
 
-async def _make_calendar(server: Radicale, user: str) -> str:
+async def _make_calendar(server: RadicaleServer, user: str) -> str:
     calendar = f"{server.base_url}{user}/calendar/"
     async with httpx.AsyncClient(auth=(server.username, server.password)) as client:
         assert (await client.request("MKCOL", f"{server.base_url}{user}/")).status_code == 201
@@ -24,14 +24,14 @@ async def _make_calendar(server: Radicale, user: str) -> str:
     return calendar
 
 
-async def _stored(server: Radicale, calendar: str, uid: str) -> str:
+async def _stored(server: RadicaleServer, calendar: str, uid: str) -> str:
     async with httpx.AsyncClient(auth=(server.username, server.password)) as client:
         response = await client.get(calendar + resource_name(uid))
     assert response.status_code == 200, response.text
     return response.text.replace("\r\n ", "")
 
 
-async def test_meeting_written_to_organiser_and_chair_calendars(settings: Settings, tmp_path: Path, radicale: Radicale) -> None:
+async def test_meeting_written_to_organiser_and_chair_calendars(settings: Settings, tmp_path: Path, radicale: RadicaleServer) -> None:
     suffix = uuid.uuid4().hex[:8]
     organiser_email, chair_email = f"org{suffix}@example.com", f"chair{suffix}@example.com"
     organiser_calendar = await _make_calendar(radicale, f"org{suffix}")

@@ -17,7 +17,7 @@ from confsvc.db.engine import create_engine, create_session_factory
 from confsvc.db.models import Attendee, OutboxMessage
 from confsvc.settings import Settings
 from tests.conftest import Account, create_account
-from tests.preparation.radicale_support import RadicaleServer, running_radicale
+from tests.invitations.radicale_support import RadicaleServer, running_radicale
 from tests.preparation.s3_support import S3Server, running_s3_server
 
 

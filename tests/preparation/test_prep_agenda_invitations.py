@@ -16,7 +16,7 @@ from confsvc.settings import CalDAVSettings, MailSettings, OutboxSettings, Setti
 from tests.invitations.support import deliver
 from tests.outbox.sink import SmtpSink, calendar_part, text_body
 from tests.preparation.conftest import Cast, add_static_bridge, book_meeting, future_start, set_partstat
-from tests.preparation.radicale_support import RadicaleServer
+from tests.invitations.radicale_support import RadicaleServer
 
 
 @pytest.fixture

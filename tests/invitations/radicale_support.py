@@ -1,4 +1,4 @@
-"""A Radicale CalDAV server on 127.0.0.1 for the invitation tests of this folder.
+"""A Radicale CalDAV server on 127.0.0.1 for the tests that write invitations to calendars.
 
 The service account may write every collection; calendars are created per test with MKCOL
 and MKCALENDAR, so tests sharing one server never share a calendar.
