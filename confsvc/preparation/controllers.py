@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.api.auth import admin_only, current_person
 from confsvc.api.problems import RETRY_AFTER_SECONDS, problem
-from confsvc.db.models import CheckRun, Person
+from confsvc.db.models import CheckRun, Material, Person
 from confsvc.errors import NotFound
 from confsvc.preparation.agenda import AgendaService
 from confsvc.preparation.channels import ChannelSettingsService, channels_read
@@ -42,6 +42,25 @@ from confsvc.settings import Settings
 __all__ = ["MeetingPreparationController", "PersonChannelController", "RoomController"]
 
 logger = logging.getLogger(__name__)
+
+
+async def material_download(service: MaterialService, material: Material, *, headers: dict[str, str]) -> File | Stream:
+    """Build the download response of ``material``: a file from local disk, else a stream.
+
+    A remote object is opened before the response starts, so a missing object gets 404
+    and a failing store its own status code instead of a broken stream.
+    """
+    headers = {**headers, "X-Content-Type-Options": "nosniff"}
+    path = service.store.local_path(material.storage_key)
+    if path is not None:
+        return File(path=path, filename=material.filename, media_type=material.content_type, headers=headers)
+    try:
+        chunks = await service.store.open(material.storage_key)
+    except FileNotFoundError:
+        logger.error("material file missing material_id=%s key=%s", material.id, material.storage_key)
+        raise NotFound("material", material.id) from None
+    disposition = f"attachment; filename*=UTF-8''{quote(material.filename, safe='')}"
+    return Stream(chunks, media_type=material.content_type, headers={**headers, "Content-Disposition": disposition})
 
 
 def check_run_read(run: CheckRun) -> CheckRunRead:
@@ -134,19 +153,7 @@ class MeetingPreparationController(Controller):
     ) -> Any:
         service = MaterialService(db_session, settings)
         material = await service.get(meeting_id, material_id, caller=caller)
-        headers = {"X-Content-SHA256": material.sha256, "X-Content-Type-Options": "nosniff"}
-        path = service.store.local_path(material.storage_key)
-        if path is not None:
-            return File(path=path, filename=material.filename, media_type=material.content_type, headers=headers)
-        try:
-            # Opened before the response starts, so a missing object or a failing store
-            # still gets its own status code.
-            chunks = await service.store.open(material.storage_key)
-        except FileNotFoundError:
-            logger.error("material file missing material_id=%s key=%s", material.id, material.storage_key)
-            raise NotFound("material", material_id) from None
-        disposition = f"attachment; filename*=UTF-8''{quote(material.filename, safe='')}"
-        return Stream(chunks, media_type=material.content_type, headers={**headers, "Content-Disposition": disposition})
+        return await material_download(service, material, headers={"X-Content-SHA256": material.sha256})
 
     @delete("/materials/{material_id:uuid}", operation_id="deleteMaterial")
     async def delete_material(

@@ -14,16 +14,15 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
-from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.response import File, Redirect, Stream, Template
+from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.booking.services import MeetingService, Viewer
 from confsvc.db.models import Person
-from confsvc.errors import NotFound, ValidationFailed
+from confsvc.errors import ValidationFailed
 from confsvc.i18n import gettext as _
 from confsvc.preparation.agenda import AgendaService
 from confsvc.preparation.materials import (
@@ -32,6 +31,7 @@ from confsvc.preparation.materials import (
     default_store,
     receive_upload,
 )
+from confsvc.preparation.controllers import material_download
 from confsvc.preparation.schemas import AgendaWrite
 from confsvc.web.agenda import agenda_errors, apply_operation, items_from_rows, rows_from_form
 from confsvc.web.forms import errors_from_validation
@@ -115,18 +115,7 @@ class PreparationPages(Controller):
         person = page.require()
         service = MaterialService(db_session, page.settings)
         material = await service.get(meeting_id, material_id, caller=person)
-        headers = {"X-Content-Type-Options": "nosniff"}
-        path = service.store.local_path(material.storage_key)
-        if path is not None:
-            return File(path=path, filename=material.filename, media_type=material.content_type, headers=headers)
-        try:
-            # Opened before the response starts, so a missing object still gets a 404 page.
-            chunks = await service.store.open(material.storage_key)
-        except FileNotFoundError:
-            logger.error("web material file missing material_id=%s key=%s", material.id, material.storage_key)
-            raise NotFound("material", material_id) from None
-        disposition = f"attachment; filename*=UTF-8''{quote(material.filename, safe='')}"
-        return Stream(chunks, media_type=material.content_type, headers={**headers, "Content-Disposition": disposition})
+        return await material_download(service, material, headers={})
 
     @post("/materials/{material_id:uuid}/delete", operation_id="webMaterialDelete")
     async def delete_material(self, page: Page, db_session: AsyncSession, meeting_id: uuid.UUID, material_id: uuid.UUID) -> Template | Redirect:
