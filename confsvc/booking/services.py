@@ -478,6 +478,11 @@ class MeetingService:
             urgent=data.urgent,
             urgent_reason=data.urgent_reason.strip() if data.urgent and data.urgent_reason else None,
         )
+        if organiser is caller:
+            # The caller is a detached copy from the token cache or the cookie lookup. Its
+            # Department would clash with the same department loaded here through the
+            # chair or secretary, so it joins this session first (no query).
+            organiser = await self.session.merge(caller, load=False)
         # Every relationship is set here, so building the response needs no further query.
         meeting.organiser, meeting.chair, meeting.secretary = organiser, chair, secretary
         meeting.bridge, meeting.room = bridge, room

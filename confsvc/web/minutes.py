@@ -29,7 +29,6 @@ from confsvc.errors import Conflict, ValidationFailed
 from confsvc.i18n import gettext as _
 from confsvc.minutes import content
 from confsvc.minutes.schemas import (
-    AttendanceIn,
     MinutesDraft,
     MinutesRead,
     ResolutionIn,

@@ -19,7 +19,8 @@ from confsvc.booking.listing import list_meeting_reads
 from confsvc.booking.services import MeetingFilters, MeetingService, Viewer, meeting_read
 from confsvc.db.engine import create_engine, create_session_factory
 from confsvc.db.models import ApiToken, Person
-from confsvc.directory.services import hash_token
+from confsvc.directory.schemas import PersonCreate
+from confsvc.directory.services import DirectoryService, hash_token
 from confsvc.minutes.schemas import MinutesDraft, NoteIn
 from confsvc.minutes.services import MinutesService
 from confsvc.security.token_auth import LAST_USED_INTERVAL, TokenAuthenticator
@@ -271,3 +272,33 @@ async def test_concurrent_first_minutes_saves(api: AsyncTestClient, settings: Se
     stored = await api.get(f"/api/v1/meetings/{meeting_id}/minutes", headers=organiser.headers)
     assert stored.status_code == 200
     assert stored.json()["notes"][0]["text"] in {f"第 {index} 稿" for index in range(6)}
+
+
+async def test_booking_with_colleague_of_cached_caller(api: AsyncTestClient, settings: Settings, admin: Account) -> None:
+    # The cached caller carries a detached copy of its department; booking with a chair
+    # and a secretary of the same department loads that department into the session too.
+    engine = create_engine(settings.database)
+    try:
+        async with create_session_factory(engine)() as session:
+            directory = DirectoryService(session)
+            caller = await directory.create(
+                PersonCreate(email="li.na@example.com", name="李娜", department="财务部", roles=["organiser"])
+            )
+            await directory.create(PersonCreate(email="wang.fang@example.com", name="王芳", department="财务部"))
+            await directory.create(PersonCreate(email="zhao.lei@example.com", name="赵磊", department="财务部"))
+            token = await directory.create_token(caller)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    headers = {"Authorization": f"Bearer {token}"}
+    await add_bridge(api, admin, "A", 10)
+    assert (await api.get("/api/v1/me", headers=headers)).status_code == 200
+
+    body = meeting_body(
+        "2027-03-01T10:00:00+08:00", "2027-03-01T11:00:00+08:00", chair="wang.fang@example.com", secretary="zhao.lei@example.com"
+    )
+    booked = await api.post("/api/v1/meetings", json=body, headers=headers)
+
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["chair"] == "wang.fang@example.com"
+    assert booked.json()["secretary"] == "zhao.lei@example.com"
