@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,7 +76,7 @@ async def _session_run(settings: Settings, work):  # type: ignore[no-untyped-def
 
 def _user_add(settings: Settings, args: argparse.Namespace) -> int:
     from confsvc.directory.schemas import PersonCreate
-    from confsvc.directory.services import DirectoryService
+    from confsvc.directory.services import DirectoryService, hash_password
 
     password = None
     if args.password_stdin:
@@ -88,6 +90,9 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> int:
         if person is None:
             person = await service.create(PersonCreate(email=args.email, name=args.name, roles=args.role or ["member"]), password=password)
             print(f"created {person.email} ({', '.join(person.roles)})")
+        elif password is not None:
+            person.password_hash = hash_password(password)
+            print(f"exists {person.email} ({', '.join(person.roles)}); password set")
         else:
             print(f"exists {person.email} ({', '.join(person.roles)})")
         if args.token:
@@ -125,6 +130,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from confsvc.db.migrate import upgrade
 
     upgrade(settings.database)
+    if not os.environ.get("CONFSVC_BASE_URL"):
+        # Links in e-mails and pages point at the address served here unless set otherwise.
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        settings = dataclasses.replace(settings, base_url=f"http://{host}:{args.port}")
     sandbox = None
     extra_routes = []
     if args.demo:

@@ -70,6 +70,8 @@ class DemoSummary:
             f"  logins (password {DEMO_PASSWORD!r}; API token for Authorization: Bearer ...):",
         ]
         lines += [f"    {role:<10} {email:<32} {token}" for role, email, token in self.logins]
+        lines.append("  every other demo person (chairs, attendees) signs in with the same password;")
+        lines.append(f"  their addresses are listed at {url}/admin/people")
         lines.append("")
         return "\n".join(lines)
 
@@ -119,7 +121,12 @@ async def load_demo(settings: Settings, *, now: datetime | None = None) -> DemoS
             if summary.created:
                 staff = []
                 for email, name, department in _people():
-                    staff.append(await directory.create(PersonCreate(email=email, name=name, department=department, locale="zh-CN")))
+                    # Chairs and attendees sign in too, with the same password.
+                    staff.append(
+                        await directory.create(
+                            PersonCreate(email=email, name=name, department=department, locale="zh-CN"), password=DEMO_PASSWORD
+                        )
+                    )
                 bridges = BridgeService(session, settings.booking)
                 for name, capacity, number, code in BRIDGES:
                     await bridges.create(

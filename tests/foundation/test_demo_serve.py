@@ -20,7 +20,7 @@ from confsvc.sandbox import free_port
 def test_serve_demo_delivers_invitations(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key != "CONFSVC_BASE_URL"},
         "CONFSVC_DATA_DIR": str(tmp_path / "var"),
         "CONFSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}",
         "CONFSVC_LOG_LEVEL": "WARNING",
@@ -58,6 +58,10 @@ def test_serve_demo_delivers_invitations(tmp_path: Path) -> None:
         meetings = httpx.get(f"{base}/api/v1/meetings", headers=headers, timeout=10).json()
         assert len(meetings) >= 6
         assert any(m["title"] == "周一经营例会" and len(m["occurrences"]) == 4 for m in meetings)
+        # Without CONFSVC_BASE_URL, links point at the port served here.
+        feed = httpx.get(f"{base}/api/v1/me/feed", headers=headers, timeout=10)
+        assert feed.status_code == 200, feed.text
+        assert f"127.0.0.1:{port}/" in feed.text
         stored = list((tmp_path / "var" / "demo-caldav").rglob("*.ics"))
         assert stored, "no event reached the demo CalDAV server"
     finally:

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from confsvc.db.engine import create_engine, create_session_factory
-from confsvc.directory.services import DirectoryService
+from confsvc.directory.services import DirectoryService, verify_password
 from confsvc.settings import Settings
 from tests.conftest import Account
 
@@ -88,13 +88,30 @@ async def test_user_add_password_from_stdin(settings: Settings) -> None:
     engine = create_engine(settings.database)
     try:
         async with create_session_factory(engine)() as session:
-            from confsvc.directory.services import verify_password
-
             person = await DirectoryService(session).find_by_email("sec@example.com")
             assert person is not None
             assert verify_password(person.password_hash, "s3cret-pass")
             assert not verify_password(person.password_hash, "wrong")
             assert "s3cret-pass" not in (person.password_hash or "")
+    finally:
+        await engine.dispose()
+
+
+async def test_user_add_sets_password_of_existing_person(settings: Settings) -> None:
+    first = run_cli(settings, "user", "add", "--email", "chair@example.com", "--name", "主持人")
+    second = run_cli(
+        settings, "user", "add", "--email", "chair@example.com", "--name", "主持人", "--password-stdin", stdin="chair-pass-1\n"
+    )
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert "password set" in second.stdout
+    engine = create_engine(settings.database)
+    try:
+        async with create_session_factory(engine)() as session:
+            person = await DirectoryService(session).find_by_email("chair@example.com")
+            assert person is not None
+            assert verify_password(person.password_hash, "chair-pass-1")
     finally:
         await engine.dispose()
 
