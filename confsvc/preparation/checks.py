@@ -73,6 +73,26 @@ def render(messages: Sequence[Message], *, locale: str) -> str:
     return "; ".join(gettext(msgid, locale=locale, **params) for msgid, params in messages)
 
 
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def stored_messages(messages: Sequence[Message]) -> list[list[Any]]:
+    """Return ``messages`` as JSON, so that a stored result can be read in any language."""
+    return [[msgid, {key: _plain(value) for key, value in params.items()}] for msgid, params in messages]
+
+
+def result_detail(result: Any, *, locale: str) -> str:
+    """Render a stored ``CheckResult`` in ``locale``.
+
+    Results stored without their messages keep the text rendered when they ran.
+    """
+    messages = (result.data or {}).get("messages")
+    if not messages:
+        return str(result.detail)
+    return render([(msgid, params) for msgid, params in messages], locale=locale)
+
+
 @dataclass(frozen=True)
 class Contact:
     person_id: uuid.UUID
@@ -440,7 +460,10 @@ def record_run(
         notified=False,
     )
     run.results = [
-        CheckResult(position=index, name=outcome.name, status=outcome.status, detail=outcome.detail(locale=locale), data=outcome.data)
+        CheckResult(
+            position=index, name=outcome.name, status=outcome.status, detail=outcome.detail(locale=locale),
+            data={**outcome.data, "messages": stored_messages(outcome.messages)},
+        )
         for index, outcome in enumerate(outcomes)
     ]
     session.add(run)

@@ -17,7 +17,9 @@ from confsvc.api.auth import admin_only, current_person
 from confsvc.api.problems import RETRY_AFTER_SECONDS, problem
 from confsvc.db.models import CheckRun, Material, Person
 from confsvc.errors import NotFound
+from confsvc.i18n import get_locale
 from confsvc.preparation.agenda import AgendaService
+from confsvc.preparation.checks import result_detail
 from confsvc.preparation.channels import ChannelSettingsService, channels_read
 from confsvc.preparation.materials import MaterialService, material_read, receive_upload
 from confsvc.preparation.rooms import RoomService, room_read
@@ -73,7 +75,7 @@ def check_run_read(run: CheckRun) -> CheckRunRead:
         status=run.status,  # type: ignore[arg-type]
         notified=run.notified,
         checks=[
-            CheckResultRead(name=r.name, status=r.status, detail=r.detail, data=dict(r.data or {}))  # type: ignore[arg-type]
+            CheckResultRead(name=r.name, status=r.status, detail=result_detail(r, locale=get_locale()), data=dict(r.data or {}))  # type: ignore[arg-type]
             for r in sorted(run.results, key=lambda r: r.position)
         ],
     )

@@ -83,7 +83,7 @@ async def enqueue_check_notices(
     """
     if all(outcome.status == "pass" for outcome in outcomes):
         return 0
-    link = f"{settings.base_url}/api/v1/meetings/{facts.meeting_id}/checks"
+    link = f"{settings.base_url}/meetings/{facts.meeting_id}#checks"
     prefix = f"prep-check:{facts.meeting_id}:{offset_label}:{run.id}"
     queued = 0
 

@@ -20,6 +20,7 @@ from confsvc.i18n import gettext
 from confsvc.preparation.materials import MaterialTooLarge
 from confsvc.web.account import AccountPages
 from confsvc.web.admin import AdminPages
+from confsvc.web.checks import CheckPages
 from confsvc.web.identity import check_csrf
 from confsvc.web.meetings import MeetingPages
 from confsvc.web.pages import LoginRequired, build_environment, error_page, login_redirect
@@ -42,7 +43,7 @@ def web_router() -> Router:
     """Build the page routes, with CSRF checks on unsafe methods and HTML error pages."""
     return Router(
         path="/",
-        route_handlers=[AccountPages, MeetingPages, PreparationPages, AdminPages, RoomPages, *_optional_pages()],
+        route_handlers=[AccountPages, MeetingPages, PreparationPages, CheckPages, AdminPages, RoomPages, *_optional_pages()],
         before_request=_csrf_before_request,
         exception_handlers={LoginRequired: login_redirect, ConfsvcError: error_page},  # type: ignore[dict-item]
         include_in_schema=False,

@@ -24,6 +24,7 @@ from confsvc.directory.services import DirectoryService
 from confsvc.errors import BookingConflict, PermissionDenied, ValidationFailed
 from confsvc.i18n import gettext as _
 from confsvc.settings import Settings
+from confsvc.web.checks import checks_context
 from confsvc.web.forms import BookingForm, FormErrors, errors_from_validation
 from confsvc.web.pages import Page, provide_page
 from confsvc.web.preparation import agenda_context, materials_context
@@ -273,6 +274,7 @@ async def meeting_page_context(page: Page, db_session: AsyncSession, meeting_id:
         "reply_choices": REPLY_CHOICES,
         **agenda_context(meeting, viewer),
         **await materials_context(db_session, page, meeting, person),
+        **await checks_context(db_session, page, meeting, person),
     }
     context.update(overrides)
     return context

@@ -80,6 +80,7 @@ async def test_unprepared_meeting_fails_and_notifies(client: AsyncTestClient, se
     assert all(row.channel == "email" for row in notices)
     text = notices[0].payload["text"]
     assert "guest.one@example.com" in text
+    assert f"/meetings/{meeting['id']}#checks" in text
     assert meeting["title"] in notices[0].payload["subject"]
 
 
@@ -237,3 +238,22 @@ async def test_cancelled_meeting_not_checked(client: AsyncTestClient, settings: 
     start = datetime.fromisoformat(meeting["starts_at"])
     report = await CheckSweep(settings, session_maker).run_once(now=start - timedelta(minutes=20))
     assert report.due == 0
+
+
+async def test_check_details_follow_reader_language(client: AsyncTestClient, cast: Cast) -> None:
+    await add_static_bridge(client, cast.admin)
+    meeting = await book_meeting(client, cast, starts_at=future_start())
+    ran = await client.post(f"/api/v1/meetings/{meeting['id']}/checks/run", headers=cast.organiser.headers)
+    assert ran.status_code == 200, ran.text
+
+    english = await client.get(
+        f"/api/v1/meetings/{meeting['id']}/checks", headers={**cast.organiser.headers, "Accept-Language": "en"}
+    )
+    chinese = await client.get(
+        f"/api/v1/meetings/{meeting['id']}/checks", headers={**cast.organiser.headers, "Accept-Language": "zh-CN"}
+    )
+
+    assert by_name(english.json())["agenda"]["detail"] == "the meeting has no agenda"
+    chinese_detail = by_name(chinese.json())["agenda"]["detail"]
+    assert any("\u4e00" <= character <= "\u9fff" for character in chinese_detail), chinese_detail
+    assert "messages" in by_name(english.json())["agenda"]["data"]
