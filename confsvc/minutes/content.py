@@ -1,7 +1,9 @@
 """Checks of a minutes draft against its meeting, and conversion to and from JSON columns.
 
 Every check collects its problems, so one PUT reports all invalid fields at once, each
-named by its path (``attendance[2].proxy``).
+named by its path (``attendance[2].proxy``). A draft may be incomplete: missing parts
+(an action item's owner or due date, a late person's minutes) are only warnings on save,
+so the text typed so far is stored, and become errors when the draft is submitted.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class CleanDraft:
     action_items: list[ActionItemIn]
     actual_start: datetime | None
     actual_end: datetime | None
+    warnings: list[dict[str, str]]
+    """Missing parts as ``{"name": path, "reason": text}``, from :func:`missing_parts`."""
 
 
 def invitees(meeting: Meeting) -> dict[str, str]:
@@ -77,7 +81,8 @@ def clean_draft(data: MinutesDraft, *, meeting: Meeting, scheduled_start: dateti
         data.action_items, resolution_count=len(resolutions), meeting_day=local_day, problems=problems
     )
     problems.raise_if_any(_("invalid minutes"))
-    return CleanDraft(attendance, notes, resolutions, action_items, actual_start, actual_end)
+    warnings = missing_parts(attendance, action_items)
+    return CleanDraft(attendance, notes, resolutions, action_items, actual_start, actual_end, warnings)
 
 
 def _clean_times(data: MinutesDraft, *, scheduled_start: datetime, problems: _Problems) -> tuple[datetime | None, datetime | None]:
@@ -120,19 +125,13 @@ def _clean_attendance(entries: Sequence[AttendanceIn], *, meeting: Meeting, prob
         else:
             name = name or invited[email]
 
-        if entry.status == "late" and entry.minutes_late is None:
-            problems.add(f"{prefix}.minutes_late", _("missing: how many minutes late"))
         if entry.status != "late" and entry.minutes_late is not None:
             problems.add(f"{prefix}.minutes_late", _("only for status late"))
-        if entry.status == "left_early" and entry.left_at is None:
-            problems.add(f"{prefix}.left_at", _("missing: the time the person left"))
         if entry.status != "left_early" and entry.left_at is not None:
             problems.add(f"{prefix}.left_at", _("only for status left_early"))
         if entry.left_at is not None and entry.left_at.utcoffset() is None:
             problems.add(f"{prefix}.left_at", _("the time has no UTC offset; write it like 2027-03-01T09:30:00+08:00"))
         proxy = _text(entry.proxy, field=f"{prefix}.proxy", max_length=200, problems=problems)
-        if entry.status == "represented" and not proxy:
-            problems.add(f"{prefix}.proxy", _("missing: the name of the person who attended in their place"))
         if entry.status != "represented" and proxy:
             problems.add(f"{prefix}.proxy", _("only for status represented"))
 
@@ -189,8 +188,8 @@ def _clean_action_items(
     cleaned = []
     for index, entry in enumerate(entries):
         prefix = f"action_items[{index}]"
-        title = _text(entry.title, field=f"{prefix}.title", max_length=500, problems=problems, required=True)
-        owner = _email(entry.owner, field=f"{prefix}.owner", problems=problems) or entry.owner
+        title = _text(entry.title, field=f"{prefix}.title", max_length=500, problems=problems)
+        owner = (_email(entry.owner, field=f"{prefix}.owner", problems=problems) or entry.owner) if entry.owner.strip() else ""
         co_owners: list[str] = []
         for position, address in enumerate(entry.co_owners):
             co_owner = _email(address, field=f"{prefix}.co_owners[{position}]", problems=problems)
@@ -207,7 +206,7 @@ def _clean_action_items(
                 f"{prefix}.resolution",
                 _("the minutes have {count} resolutions; no resolution {number}", count=resolution_count, number=entry.resolution),
             )
-        if entry.due < meeting_day:
+        if entry.due is not None and entry.due < meeting_day:
             problems.add(f"{prefix}.due", _("{due} is before the meeting day {day}", due=entry.due.isoformat(), day=meeting_day.isoformat()))
         owner_name = _text(entry.owner_name, field=f"{prefix}.owner_name", max_length=200, problems=problems)
         cleaned.append(
@@ -231,7 +230,34 @@ def check_complete(minutes: Minutes, *, meeting: Meeting) -> None:
     for email, name in invitees(meeting).items():
         if email not in recorded:
             problems.add("attendance", _("no attendance recorded for {name} <{email}>", name=name or email, email=email))
+    problems.items.extend(missing_parts(from_json(minutes.attendance, AttendanceIn), from_json(minutes.action_items, ActionItemIn)))
     problems.raise_if_any(_("the minutes are incomplete"))
+
+
+def missing_parts(attendance: Sequence[AttendanceIn], action_items: Sequence[ActionItemIn]) -> list[dict[str, str]]:
+    """List what a draft still lacks before it can be submitted, one entry per field.
+
+    A draft save stores the draft and returns these as warnings; :func:`check_complete`
+    rejects the submission with them.
+    """
+    problems = _Problems()
+    for index, entry in enumerate(attendance):
+        prefix = f"attendance[{index}]"
+        if entry.status == "late" and entry.minutes_late is None:
+            problems.add(f"{prefix}.minutes_late", _("missing: how many minutes late"))
+        if entry.status == "left_early" and entry.left_at is None:
+            problems.add(f"{prefix}.left_at", _("missing: the time the person left"))
+        if entry.status == "represented" and not entry.proxy:
+            problems.add(f"{prefix}.proxy", _("missing: the name of the person who attended in their place"))
+    for index, item in enumerate(action_items):
+        prefix = f"action_items[{index}]"
+        if not item.title:
+            problems.add(f"{prefix}.title", _("missing: what is to be done"))
+        if not item.owner:
+            problems.add(f"{prefix}.owner", _("missing: the owner's e-mail"))
+        if item.due is None:
+            problems.add(f"{prefix}.due", _("missing: the due date"))
+    return problems.items
 
 
 def to_json(items: Sequence[msgspec.Struct]) -> list[dict[str, Any]]:

@@ -57,11 +57,12 @@ class ResolutionIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
 class ActionItemIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """An action item; ``resolution`` is the number of the resolution it serves and ``due``
-    a calendar day in the meeting's time zone."""
+    a calendar day in the meeting's time zone. A draft may leave ``title``, ``owner`` and
+    ``due`` empty; submitting for review requires all three."""
 
-    title: Annotated[str, msgspec.Meta(max_length=500)]
-    owner: Email
-    due: date
+    title: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    owner: Email = ""
+    due: date | None = None
     owner_name: ShortText = ""
     co_owners: list[Email] = msgspec.field(default_factory=list)
     resolution: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -138,9 +139,11 @@ class ActionItemRead(msgspec.Struct):
     number: int
     title: str
     owner: str
+    """Empty while the draft does not name the owner yet."""
     owner_name: str
     co_owners: list[str]
-    due: date
+    due: date | None
+    """None while the draft does not give the due date yet."""
     resolution: int | None
 
 
@@ -154,6 +157,12 @@ class HistoryRead(msgspec.Struct):
     by: str
     at: datetime
     comment: str | None = None
+
+
+class ProblemRead(msgspec.Struct):
+    name: str
+    """Path of the field, e.g. ``action_items[0].owner``."""
+    reason: str
 
 
 class MinutesRead(msgspec.Struct):
@@ -178,6 +187,8 @@ class MinutesRead(msgspec.Struct):
     approved_at: datetime | None
     approved_by: str | None
     distributed_at: datetime | None
+    warnings: list[ProblemRead] = msgspec.field(default_factory=list)
+    """Parts a draft still lacks. Submitting for review fails until they are filled in."""
 
 
 class VersionSummary(msgspec.Struct):

@@ -57,6 +57,7 @@ from confsvc.minutes.schemas import (
     MinutesRead,
     NoteIn,
     NoteRead,
+    ProblemRead,
     ReceiptRead,
     ReceiptsRead,
     ResolutionIn,
@@ -216,6 +217,9 @@ class MinutesService:
     ) -> MinutesRead:
         """Replace the draft with ``data``, creating version 1 when none exists.
 
+        Missing parts (see ``content.missing_parts``) do not stop the save; the result
+        lists them in ``warnings``, and :meth:`submit` rejects the draft until they are filled.
+
         Raises:
             PermissionDenied: the caller is not secretary, organiser or administrator.
             Conflict: the newest version is no longer a draft.
@@ -244,7 +248,10 @@ class MinutesService:
         minutes.actual_end = cleaned.actual_end
         minutes.template = template
         await self.session.flush()
-        logger.info("minutes draft saved meeting_id=%s minutes_id=%s version=%d", target.meeting.id, minutes.id, minutes.version)
+        logger.info(
+            "minutes draft saved meeting_id=%s minutes_id=%s version=%d warnings=%d",
+            target.meeting.id, minutes.id, minutes.version, len(cleaned.warnings),
+        )
         return await self._read(target, minutes)
 
     async def submit(
@@ -795,7 +802,18 @@ class MinutesService:
             approved_at=minutes.approved_at,
             approved_by=approver.email if approver else None,
             distributed_at=minutes.distributed_at,
+            warnings=self._warnings(minutes),
         )
+
+    @staticmethod
+    def _warnings(minutes: Minutes) -> list[ProblemRead]:
+        """Return what a draft still lacks for submission; other statuses have none."""
+        if minutes.status != "draft":
+            return []
+        missing = content.missing_parts(
+            content.from_json(minutes.attendance, AttendanceIn), content.from_json(minutes.action_items, ActionItemIn)
+        )
+        return [ProblemRead(name=entry["name"], reason=entry["reason"]) for entry in missing]
 
 
 def _derived_conference_id(adapter: object, meeting_uid: str) -> str | None:

@@ -3,14 +3,18 @@
 The console is one form: attendance, actual start and end, notes per agenda item,
 resolutions and action items. htmx posts it to :meth:`MinutesPages.save_draft` a moment
 after each keystroke, so the stored draft (not the browser) keeps the text and a reload
-shows it again. Submitting, approving, returning and the .docx download call the minutes
-service directly.
+shows it again. An incomplete draft is stored too, and what it still lacks is shown as
+warnings next to the fields. Submitting stores the typed draft first, then applies the
+completeness rules. Approving, returning and the .docx download call the minutes service
+directly.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -43,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 ATTENDANCE_CHOICES = ("present", "late", "left_early", "absent", "excused", "represented")
 SPARE_ACTION_ROWS = 2
+ATTENDANCE_DETAIL = {"late": "minutes_late", "left_early": "left_at", "represented": "proxy"}
+"""The detail field each attendance status needs, named as in the form and the API."""
+_ENTRY_PATH = re.compile(r"^(attendance|action_items)\[(\d+)\](?:\.(\w+))?")
 
 
 def minutes_pages() -> list[Any]:
@@ -63,18 +70,69 @@ def _clock(day: date, text: str, zone: Any, field: str) -> datetime | None:
         raise ValidationFailed.field(field, _("give a time such as 09:30")) from exc
 
 
-def draft_from_form(form: Any, *, day: date, zone: Any) -> MinutesDraft:
+@dataclass
+class FormRows:
+    """The form row of each entry of a draft built from the console form."""
+
+    attendance_rows: list[int] = field(default_factory=list)
+    """``attendance_rows[i]`` is the form row of ``attendance[i]``; rows without a status are left out."""
+    action_rows: list[int] = field(default_factory=list)
+    """``action_rows[i]`` is the form row of ``action_items[i]``; empty rows are left out."""
+
+    def field_of(self, name: str) -> str:
+        """Map a draft path such as ``action_items[0].owner`` to its form field (``act-2-owner``).
+
+        Paths of other fields are returned unchanged, and an entry path without a field
+        maps to the row's first field.
+        """
+        found = _ENTRY_PATH.match(name)
+        if found is None:
+            return name
+        kind, index, part = found.group(1), int(found.group(2)), found.group(3)
+        rows, prefix, first = (
+            (self.attendance_rows, "att", "status") if kind == "attendance" else (self.action_rows, "act", "title")
+        )
+        row = rows[index] if index < len(rows) else index
+        return f"{prefix}-{row}-{part or first}"
+
+
+def _attendance_entry(form: Any, row: int, status: str, *, position: int, day: date, zone: Any) -> dict[str, Any]:
+    """Read one attendance row, taking only the detail field of the chosen status."""
+    entry: dict[str, Any] = {"status": status, "email": _one(form, f"att-{row}-email") or None, "name": _one(form, f"att-{row}-name")}
+    detail = ATTENDANCE_DETAIL.get(status)
+    raw = _one(form, f"att-{row}-{detail}") if detail else ""
+    if not raw:
+        return entry
+    path = f"attendance[{position}].{detail}"
+    if detail == "minutes_late":
+        if not raw.isdigit():
+            raise ValidationFailed.field(path, _("give the minutes late as a whole number, such as 10"))
+        entry["minutes_late"] = int(raw)
+    elif detail == "left_at":
+        entry["left_at"] = _clock(day, raw, zone, path)
+    else:
+        entry["proxy"] = raw
+    return entry
+
+
+def draft_from_form(form: Any, *, day: date, zone: Any, rows: FormRows | None = None) -> MinutesDraft:
     """Build the whole draft from the console form (times are wall-clock times on ``day`` in ``zone``).
 
+    Incomplete entries are kept: an action item with only a title, a late person without
+    the minutes. ``rows``, when given, receives the form row of each entry, also when
+    this raises.
+
     Raises:
-        ValidationFailed: a time or a due date is malformed, or an action item lacks its owner.
+        ValidationFailed: a time, a number of minutes or a due date is malformed.
     """
+    result = rows if rows is not None else FormRows()
     attendance = []
     index = 0
     while f"att-{index}-email" in form:
         status = _one(form, f"att-{index}-status")
         if status in ATTENDANCE_CHOICES:
-            attendance.append({"status": status, "email": _one(form, f"att-{index}-email") or None, "name": _one(form, f"att-{index}-name")})
+            result.attendance_rows.append(index)
+            attendance.append(_attendance_entry(form, index, status, position=len(attendance), day=day, zone=zone))
         index += 1
     notes = []
     item = 1
@@ -88,14 +146,15 @@ def draft_from_form(form: Any, *, day: date, zone: Any) -> MinutesDraft:
     index = 0
     while f"act-{index}-title" in form:
         title, owner, due = _one(form, f"act-{index}-title"), _one(form, f"act-{index}-owner"), _one(form, f"act-{index}-due")
-        if title or owner:
-            if not owner or not due:
-                raise ValidationFailed.field(f"action_items[{len(actions)}]", _("an action item needs an owner and a due date"))
-            try:
-                due_day = date.fromisoformat(due)
-            except ValueError as exc:
-                raise ValidationFailed.field(f"action_items[{len(actions)}].due", _("give a date such as 2026-03-02")) from exc
-            actions.append({"title": title, "owner": owner, "due": due_day})
+        if title or owner or due:
+            result.action_rows.append(index)
+            action: dict[str, Any] = {"title": title, "owner": owner}
+            if due:
+                try:
+                    action["due"] = date.fromisoformat(due)
+                except ValueError as exc:
+                    raise ValidationFailed.field(f"action_items[{len(actions)}].due", _("give a date such as 2026-03-02")) from exc
+            actions.append(action)
         index += 1
     payload = {
         "attendance": attendance,
@@ -168,40 +227,74 @@ class MinutesPages(Controller):
 
     @post("/{meeting_id:uuid}/draft", operation_id="webMinutesDraft")
     async def save_draft(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Template:
-        """Store the console form as the draft and return the save-status fragment."""
+        """Store the console form as the draft and return the save-status fragment.
+
+        An incomplete draft is stored too. The fragment lists what the draft lacks by form
+        field, so that console.js can show each warning next to its field.
+        """
         person = page.require()
         meeting = await MeetingService(db_session, page.settings).get(meeting_id, Viewer.of(person))
         zone = _zone(meeting.time_zone)
         form = await request.form()
+        form_rows = FormRows()
         try:
             occurrence = pick_occurrence(meeting, _one(form, "occurrence"), now=datetime.now(UTC))
             day = (occurrence or meeting.starts_at).astimezone(zone).date()
-            draft = draft_from_form(form, day=day, zone=zone)
-            await MinutesService(db_session, page.settings).save_draft(meeting_id, draft, caller=person, occurrence=occurrence)
+            draft = draft_from_form(form, day=day, zone=zone, rows=form_rows)
+            saved = await MinutesService(db_session, page.settings).save_draft(meeting_id, draft, caller=person, occurrence=occurrence)
             await db_session.commit()
         except (ValidationFailed, Conflict) as exc:
             await db_session.rollback()
+            logger.info("web minutes draft rejected meeting_id=%s person_id=%s error=%s", meeting_id, person.id, exc)
             problems = getattr(exc, "invalid_params", None) or [{"name": "", "reason": str(exc)}]
-            return page.render("_save_status.html", saved_at=None, problems=problems)
-        return page.render("_save_status.html", saved_at=datetime.now(UTC), problems=[])
+            return page.render(
+                "_save_status.html", saved_at=None, problems=problems, warnings=[], fields=_fields_of(problems, form_rows)
+            )
+        warnings = [{"name": w.name, "reason": w.reason} for w in saved.warnings]
+        return page.render(
+            "_save_status.html", saved_at=datetime.now(UTC), problems=[], warnings=warnings, fields=_fields_of(warnings, form_rows)
+        )
 
     @post("/{meeting_id:uuid}/submit", operation_id="webMinutesSubmit")
     async def submit(self, page: Page, request: Request[Any, Any, Any], db_session: AsyncSession, meeting_id: uuid.UUID) -> Template | Redirect:
+        """Store the typed draft, then submit it for review.
+
+        The draft is committed before the completeness check, so a rejected submission
+        keeps the text. The console is then drawn again with the errors next to their
+        fields. When even the draft could not be stored, it shows the form as posted.
+        """
         person = page.require()
         meeting = await MeetingService(db_session, page.settings).get(meeting_id, Viewer.of(person))
         zone = _zone(meeting.time_zone)
         service = MinutesService(db_session, page.settings)
         form = await request.form()
         occurrence = pick_occurrence(meeting, _one(form, "occurrence"), now=datetime.now(UTC))
+        form_rows = FormRows()
+        draft_stored = False
         try:
-            draft = draft_from_form(form, day=(occurrence or meeting.starts_at).astimezone(zone).date(), zone=zone)
+            draft = draft_from_form(form, day=(occurrence or meeting.starts_at).astimezone(zone).date(), zone=zone, rows=form_rows)
             await service.save_draft(meeting_id, draft, caller=person, occurrence=occurrence)
+            await db_session.commit()
+            draft_stored = True
             await service.submit(meeting_id, SubmitRequest(cosigners=cosigners_from_form(form)), caller=person, occurrence=occurrence)
             await db_session.commit()
         except (ValidationFailed, Conflict) as exc:
             await db_session.rollback()
+            logger.info(
+                "web minutes submission rejected meeting_id=%s person_id=%s draft_stored=%s error=%s",
+                meeting_id, person.id, draft_stored, exc,
+            )
+            problems = getattr(exc, "invalid_params", None) or [{"name": "", "reason": str(exc)}]
             context = await self._context(page, db_session, meeting_id, person, _one(form, "occurrence"))
-            context["problems"] = getattr(exc, "invalid_params", None) or [{"name": "", "reason": str(exc)}]
+            context["problems"] = problems
+            context["chosen_cosigners"] = cosigners_from_form(form)
+            if draft_stored:
+                # The page rows now follow the stored draft, so draft paths map to rows one to one.
+                context["fields"] = _fields_of(problems, FormRows())
+            else:
+                context["fields"] = _fields_of(problems, form_rows)
+                context["typed"] = _typed_values(form)
+                context["action_rows"] = range(max(len(context["action_rows"]), _row_count(form, "act", "title")))
             return page.render("minutes_console.html", status_code=400, **context)
         logger.info("web minutes submitted meeting_id=%s person_id=%s", meeting_id, person.id)
         return page.redirect(_console_path(meeting_id, occurrence))
@@ -309,16 +402,23 @@ class MinutesPages(Controller):
         zone = _zone(meeting.time_zone)
         notes = {note.item: note.text for note in minutes.notes if note.item}
         actions = list(minutes.action_items)
+        editable = can_edit(meeting, viewer) and minutes.status == "draft"
+        warnings = [{"name": w.name, "reason": w.reason} for w in minutes.warnings] if editable else []
         return {
             "m": meeting,
             "occurrence": occurrence.isoformat() if occurrence else "",
             "occurrence_start": occurrence,
             "minutes": minutes,
-            "editable": can_edit(meeting, viewer) and minutes.status == "draft",
+            "editable": editable,
             "approver": can_approve(meeting, viewer) and minutes.status == "submitted",
             "notes": notes,
             "actions": actions,
-            "spare_rows": range(len(actions), len(actions) + SPARE_ACTION_ROWS),
+            "action_rows": range(len(actions) + SPARE_ACTION_ROWS),
+            "left_clocks": [a.left_at.astimezone(zone).strftime("%H:%M") if a.left_at else "" for a in minutes.attendance],
+            "details": ATTENDANCE_DETAIL,
+            "fields": _fields_of(warnings, FormRows()),
+            "typed": None,
+            "chosen_cosigners": [],
             "start_clock": minutes.actual_start.astimezone(zone).strftime("%H:%M") if minutes.actual_start else "",
             "end_clock": minutes.actual_end.astimezone(zone).strftime("%H:%M") if minutes.actual_end else "",
             "choices": ATTENDANCE_CHOICES,
@@ -361,6 +461,28 @@ async def _awaiting_cosignature(db_session: AsyncSession, meeting_ids: list[uuid
         select(Minutes.meeting_id, Minutes.cosigners).where(Minutes.meeting_id.in_(meeting_ids), Minutes.status == "submitted")
     )
     return {meeting_id for meeting_id, cosigners in rows if email in (cosigners or [])}
+
+
+def _fields_of(problems: list[dict[str, str]], form_rows: FormRows) -> dict[str, list[str]]:
+    """Group problem reasons by the form field they belong to, for display next to it."""
+    grouped: dict[str, list[str]] = {}
+    for problem in problems:
+        name = problem.get("name", "")
+        if name:
+            grouped.setdefault(form_rows.field_of(name), []).append(problem.get("reason", ""))
+    return grouped
+
+
+def _typed_values(form: Any) -> dict[str, str]:
+    """Return the console form's single-valued fields as typed, to draw the form again."""
+    return {name: value for name, value in form.items() if isinstance(value, str) and name != "cosigner"}
+
+
+def _row_count(form: Any, prefix: str, first: str) -> int:
+    count = 0
+    while f"{prefix}-{count}-{first}" in form:
+        count += 1
+    return count
 
 
 def _console_path(meeting_id: uuid.UUID, occurrence: datetime | None) -> str:

@@ -71,8 +71,8 @@ async def test_secretary_records_and_attendee_reads(client: AsyncTestClient, set
 
 async def test_invalid_draft_names_every_field(client: AsyncTestClient, setup: MeetingSetup) -> None:
     body = draft_body(setup.starts_at)
-    body["attendance"][1] = {"email": "zhao.qiang@example.com", "status": "late"}
-    body["attendance"][2] = {"email": "liu.yang@example.com", "status": "represented"}
+    body["attendance"][1] = {"email": "zhao.qiang@example.com", "status": "present", "minutes_late": 5}
+    body["attendance"][2] = {"email": "liu.yang@example.com", "status": "absent", "proxy": "冯雪"}
     body["attendance"].append({"email": "stranger@example.com", "status": "present"})
     body["resolutions"][1]["votes_for"] = 3
     body["action_items"][0]["resolution"] = 7
@@ -94,6 +94,45 @@ async def test_invalid_draft_names_every_field(client: AsyncTestClient, setup: M
     } <= names
     unchanged = await client.get(setup.url(), headers=setup.secretary.headers)
     assert unchanged.json()["stored"] is False
+
+
+async def test_incomplete_draft_saved_with_warnings(client: AsyncTestClient, setup: MeetingSetup) -> None:
+    body = draft_body(setup.starts_at)
+    body["attendance"][1] = {"email": "zhao.qiang@example.com", "status": "late"}
+    body["attendance"][2] = {"email": "liu.yang@example.com", "status": "represented"}
+    body["attendance"][3] = {"email": "wang.fang@example.com", "status": "left_early"}
+    body["action_items"] = [{"title": "整理客户名单"}]
+
+    saved = await client.put(setup.url(), json=body, headers=setup.secretary.headers)
+
+    assert saved.status_code == 200, saved.text
+    warnings = {w["name"] for w in saved.json()["warnings"]}
+    assert warnings == {
+        "attendance[1].minutes_late",
+        "attendance[2].proxy",
+        "attendance[3].left_at",
+        "action_items[0].owner",
+        "action_items[0].due",
+    }
+    stored = (await client.get(setup.url(), headers=setup.secretary.headers)).json()
+    assert stored["action_items"][0]["title"] == "整理客户名单"
+    assert stored["action_items"][0]["owner"] == ""
+    assert stored["action_items"][0]["due"] is None
+    assert stored["attendance"][1]["status"] == "late"
+    assert len(stored["warnings"]) == 5
+
+    rejected = await client.post(setup.url("/submit"), headers=setup.secretary.headers)
+
+    assert rejected.status_code == 400, rejected.text
+    assert {p["name"] for p in rejected.json()["invalid_params"]} == warnings
+    still_draft = (await client.get(setup.url(), headers=setup.secretary.headers)).json()
+    assert still_draft["status"] == "draft"
+
+    completed = draft_body(setup.starts_at)
+    assert (await client.put(setup.url(), json=completed, headers=setup.secretary.headers)).json()["warnings"] == []
+    submitted = await client.post(setup.url("/submit"), headers=setup.secretary.headers)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["warnings"] == []
 
 
 async def test_submit_rejects_missing_attendance(client: AsyncTestClient, setup: MeetingSetup) -> None:

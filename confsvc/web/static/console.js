@@ -25,3 +25,36 @@
     setInterval(show, 1000);
   });
 })();
+
+// Attendance: show the detail field (minutes late, time left, proxy name) of the chosen status.
+(function () {
+  "use strict";
+  document.querySelectorAll("select.attendance-status").forEach(function (select) {
+    var cell = select.closest("td");
+    function show() {
+      cell.querySelectorAll(".att-detail").forEach(function (detail) {
+        detail.hidden = detail.dataset.when !== select.value;
+      });
+    }
+    select.addEventListener("change", show);
+    show();
+  });
+})();
+
+// Autosave: the save-status fragment lists warnings and errors per form field. Put each
+// one next to its field, and clear the notes of fields that no longer have one.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var status = event.detail && event.detail.target;
+    if (!status || status.id !== "save-status") { return; }
+    document.querySelectorAll("[data-field-note]").forEach(function (note) {
+      note.textContent = "";
+      note.removeAttribute("role");
+    });
+    status.querySelectorAll("li[data-field]").forEach(function (entry) {
+      var note = document.getElementById("hint-" + entry.dataset.field);
+      if (note) { note.textContent = entry.textContent; }
+    });
+  });
+})();
