@@ -38,6 +38,11 @@ class AccountPages(Controller):
     include_in_schema = False
     dependencies = {"page": Provide(provide_page)}
 
+    @get("/favicon.ico", operation_id="webFavicon")
+    async def favicon(self) -> Redirect:
+        """Point browsers that ask for the classic icon path at the SVG icon."""
+        return Redirect("/static/web/favicon.svg", status_code=301)
+
     @get("/login", operation_id="webLoginForm")
     async def login_form(self, page: Page, next: str | None = None) -> Template | Redirect:  # noqa: A002
         if page.person is not None:

@@ -43,3 +43,13 @@ async def test_web_admin_pages(web_client: AsyncTestClient, people: People, brid
     await sign_in(web_client, people.admin.email)
     for path in MEMBER_PAGES + ORGANISER_PAGES + ADMIN_PAGES:
         assert (await web_client.get(path)).status_code == 200, path
+
+
+async def test_web_favicon_redirects_to_svg(web_client: AsyncTestClient) -> None:
+    icon = await web_client.get("/favicon.ico", follow_redirects=False)
+    svg = await web_client.get("/static/web/favicon.svg")
+
+    assert icon.status_code == 301
+    assert icon.headers["location"] == "/static/web/favicon.svg"
+    assert svg.status_code == 200
+    assert svg.headers["content-type"].startswith("image/svg+xml")
