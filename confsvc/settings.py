@@ -250,6 +250,8 @@ class PreparationSettings:
     """File extensions accepted for materials (CONFSVC_PREP_MATERIAL_TYPES, comma-separated)."""
     sweep_interval_seconds: int = 60
     """Seconds between two sweeps for due pre-meeting checks (CONFSVC_PREP_SWEEP_INTERVAL_SECONDS)."""
+    agenda_resend_settle_seconds: int = 120
+    """Seconds an agenda update waits before it is sent, so a burst of edits sends one (CONFSVC_PREP_AGENDA_RESEND_SETTLE_SECONDS)."""
     materials_store: str = "local"
     """Store of the material files: ``local`` (``CONFSVC_DATA_DIR/materials``) or ``s3`` (CONFSVC_MATERIALS_STORE)."""
     s3_endpoint_url: str | None = None
@@ -301,6 +303,7 @@ class PreparationSettings:
             material_max_bytes=_int(environ, "PREP_MATERIAL_MAX_BYTES", 20 * 1024 * 1024, minimum=1),
             material_types=types,
             sweep_interval_seconds=_int(environ, "PREP_SWEEP_INTERVAL_SECONDS", 60, minimum=1),
+            agenda_resend_settle_seconds=_int(environ, "PREP_AGENDA_RESEND_SETTLE_SECONDS", 120, minimum=0),
             **_materials_store_from_env(environ),
         )
         settings.check_materials_store()

@@ -98,6 +98,8 @@ def make_settings(db_url: str, tmp_path: Path, **booking: int) -> Settings:
             "CONFSVC_DATA_DIR": str(tmp_path / "data"),
             "CONFSVC_SECRET_KEY": "test-secret-key",
             "CONFSVC_SCHEDULER_ENABLED": "false",
+            # Agenda updates go out at once, so that tests can deliver them right away.
+            "CONFSVC_PREP_AGENDA_RESEND_SETTLE_SECONDS": "0",
         },
         booking=BookingSettings(**booking),
     )

@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.booking import rsvp
@@ -33,7 +33,7 @@ from confsvc.booking.ical import (
     build_cancel,
     build_declinecounter,
 )
-from confsvc.db.models import AgendaItem, Meeting, Person
+from confsvc.db.models import AgendaItem, Meeting, OutboxMessage, Person
 from confsvc.i18n import gettext as _
 from confsvc.i18n import normalise_locale
 from confsvc.notify.outbox import enqueue
@@ -211,6 +211,7 @@ async def enqueue_updated(session: AsyncSession, settings: Settings, meeting: Me
     Removed people get a CANCEL and lose the CalDAV copy. Calendars are rewritten always.
     """
     now = datetime.now(UTC)
+    await _supersede_pending_resends(session, meeting, now=now)
     after = recipients_of(meeting)
     removed = [r for r in before.recipients if r.email not in after.emails]
     added = [r for r in after.recipients if r.email not in before.emails]
@@ -226,6 +227,7 @@ async def enqueue_updated(session: AsyncSession, settings: Settings, meeting: Me
 async def enqueue_occurrence_updated(session: AsyncSession, settings: Settings, meeting: Meeting) -> None:
     """Queue a REQUEST (the series with its RECURRENCE-ID overrides) to everyone."""
     now = datetime.now(UTC)
+    await _supersede_pending_resends(session, meeting, now=now)
     state = recipients_of(meeting)
     await enqueue_request(session, settings, meeting, state.recipients, now=now, kind="update")
     await _enqueue_caldav_puts(session, settings, meeting, state.recipients, now=now)
@@ -238,6 +240,7 @@ async def enqueue_cancelled(
     if meeting.sequence == before_sequence:
         return
     now = datetime.now(UTC)
+    await _supersede_pending_resends(session, meeting, now=now)
     state = recipients_of(meeting)
     rid = recurrence_id.astimezone(UTC) if recurrence_id is not None else None
     await _enqueue_cancel(session, settings, meeting, state.recipients, now=now, recurrence_id=rid, removed=False)
@@ -252,6 +255,8 @@ async def enqueue_request(
     *,
     now: datetime,
     kind: str,
+    not_before: datetime | None = None,
+    key_prefix: str = "",
 ) -> None:
     """Queue one METHOD:REQUEST e-mail per recipient; ``kind`` is ``new`` or ``update``."""
     snapshot = snapshot_of(meeting, dtstamp=now)
@@ -264,24 +269,58 @@ async def enqueue_request(
         subject = _(subject_text, locale=locale, title=meeting.title)
         text = _request_text(meeting, settings, recipient, locale=locale, is_chair=_is_chair(meeting, recipient.email))
         await _enqueue_mail(
-            session, settings, meeting, recipient, method="REQUEST", ics=ics, subject=subject, text=text, locale=locale, now=now
+            session, settings, meeting, recipient, method="REQUEST", ics=ics, subject=subject, text=text, locale=locale, now=now,
+            not_before=not_before, key_prefix=key_prefix,
         )
 
 
+RESEND_SETTLE = timedelta(minutes=2)
+"""How long a same-SEQUENCE resend waits, so that a burst of agenda edits sends one update."""
+
+_RESEND_KEY_PREFIX = "resend:"
+
+
 async def enqueue_resend_same_sequence(
-    session: AsyncSession, settings: Settings, meeting: Meeting, *, now: datetime | None = None
+    session: AsyncSession, settings: Settings, meeting: Meeting, *, now: datetime | None = None, settle: timedelta = RESEND_SETTLE
 ) -> int:
     """Queue the meeting as it is now to every recipient and CalDAV copy, at the same SEQUENCE.
 
     For changes that need no new replies (the agenda, say): the SEQUENCE stays, so
     calendars update the event and keep the replies already given, and the later DTSTAMP
-    lets the CalDAV copies be replaced. Returns the number of e-mails queued.
+    lets the CalDAV copies be replaced. The messages wait ``settle`` before delivery, and
+    a later resend or change of the meeting drops those still waiting, so several edits in
+    a row reach each attendee once. Returns the number of e-mails queued.
     """
     now = now or datetime.now(UTC)
+    await _supersede_pending_resends(session, meeting, now=now)
     state = recipients_of(meeting)
-    await enqueue_request(session, settings, meeting, state.recipients, now=now, kind="update")
-    await _enqueue_caldav_puts(session, settings, meeting, state.recipients, now=now)
+    due = now + settle
+    await enqueue_request(
+        session, settings, meeting, state.recipients, now=now, kind="update", not_before=due, key_prefix=_RESEND_KEY_PREFIX
+    )
+    await _enqueue_caldav_puts(session, settings, meeting, state.recipients, now=now, not_before=due, key_prefix=_RESEND_KEY_PREFIX)
     return len(state.recipients)
+
+
+async def _supersede_pending_resends(session: AsyncSession, meeting: Meeting, *, now: datetime) -> int:
+    """Drop the resends of ``meeting`` still waiting for their settle time; return how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.meeting_id == meeting.id,
+            OutboxMessage.idempotency_key.startswith(_RESEND_KEY_PREFIX),
+            OutboxMessage.status == "pending",
+            OutboxMessage.attempts == 0,
+            OutboxMessage.locked_until.is_(None),
+            OutboxMessage.next_attempt_at > now,
+        )
+        .values(status="dropped", last_error="superseded by a later change of the meeting", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    dropped = int(getattr(result, "rowcount", 0) or 0)
+    if dropped:
+        logger.info("pending resends superseded meeting_id=%s dropped=%d", meeting.id, dropped)
+    return dropped
 
 
 async def _enqueue_cancel(
@@ -377,12 +416,15 @@ async def _enqueue_mail(
     locale: str,
     now: datetime,
     recurrence_id: datetime | None = None,
+    not_before: datetime | None = None,
+    key_prefix: str = "",
 ) -> None:
     rid = recurrence_id.isoformat() if recurrence_id else "-"
-    key = f"email:{method}:{meeting.uid}:{meeting.sequence}:{rid}:{recipient.email}:{now.isoformat()}"
+    key = f"{key_prefix}email:{method}:{meeting.uid}:{meeting.sequence}:{rid}:{recipient.email}:{now.isoformat()}"
     await enqueue(
         session,
         key=key,
+        not_before=not_before,
         channel="email",
         recipient=recipient.email,
         meeting_id=meeting.id,
@@ -400,7 +442,14 @@ async def _enqueue_mail(
 
 
 async def _enqueue_caldav_puts(
-    session: AsyncSession, settings: Settings, meeting: Meeting, recipients: Sequence[Recipient], *, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    meeting: Meeting,
+    recipients: Sequence[Recipient],
+    *,
+    now: datetime,
+    not_before: datetime | None = None,
+    key_prefix: str = "",
 ) -> None:
     if not settings.caldav.url:
         return
@@ -417,7 +466,8 @@ async def _enqueue_caldav_puts(
             ics = _request_ics(meeting, settings, snapshot, recipient=owner.email, method=None)
         await enqueue(
             session,
-            key=f"caldav:put:{meeting.uid}:{owner.email}:{now.isoformat()}",
+            key=f"{key_prefix}caldav:put:{meeting.uid}:{owner.email}:{now.isoformat()}",
+            not_before=not_before,
             channel="caldav",
             recipient=owner.email,
             meeting_id=meeting.id,

@@ -5,20 +5,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc import validation
 from confsvc.booking import invitations
 from confsvc.booking.invitations import agenda_text
-from confsvc.booking.schemas import AgendaItemIn, AgendaItemRead
 from confsvc.booking.services import MeetingService, Viewer, can_manage
-from confsvc.db.models import AgendaItem, Meeting, OutboxMessage, Person
+from confsvc.db.models import AgendaItem, Material, Meeting, OutboxMessage, Person
 from confsvc.errors import PermissionDenied, ValidationFailed
 from confsvc.i18n import gettext as _
-from confsvc.preparation.schemas import AgendaRead, AgendaWrite
+from confsvc.preparation.schemas import AgendaItemView, AgendaItemWrite, AgendaRead, AgendaWrite
 from confsvc.settings import Settings
 
 __all__ = ["AgendaService", "agenda_read", "agenda_text", "agenda_warnings", "can_prepare", "meeting_minutes"]
@@ -72,7 +71,8 @@ def agenda_read(meeting: Meeting, *, invitations_queued: int = 0) -> AgendaRead:
     return AgendaRead(
         meeting_id=meeting.id,
         items=[
-            AgendaItemRead(
+            AgendaItemView(
+                id=item.id,
                 position=item.position,
                 title=item.title,
                 presenter=item.presenter,
@@ -88,11 +88,12 @@ def agenda_read(meeting: Meeting, *, invitations_queued: int = 0) -> AgendaRead:
     )
 
 
-def _same_items(old: Sequence[AgendaItem], new: Sequence[AgendaItem]) -> bool:
-    def key(item: AgendaItem) -> tuple[object, ...]:
-        return (item.position, item.title, item.presenter, item.duration_minutes, item.needs_materials)
-
-    return [key(i) for i in sorted(old, key=lambda i: i.position)] == [key(i) for i in new]
+def _item_keys(items: Sequence[AgendaItem]) -> list[tuple[object, ...]]:
+    """What the invitations show of the agenda, in agenda order."""
+    return [
+        (item.position, item.title, item.presenter, item.duration_minutes, item.needs_materials)
+        for item in sorted(items, key=lambda item: item.position)
+    ]
 
 
 class AgendaService:
@@ -124,35 +125,86 @@ class AgendaService:
             raise PermissionDenied(_("only the organiser, chair, secretary or an administrator may change the agenda"))
         if meeting.status != "scheduled":
             raise ValidationFailed.field("status", _("a {status} meeting cannot be changed", status=meeting.status))
-        new_items = self._clean(data.items)
+        before = _item_keys(meeting.agenda_items)
+        new_items, removed = self._merge(meeting, data.items)
 
-        unchanged = _same_items(meeting.agenda_items, new_items)
+        if removed:
+            # The database turns them into whole-meeting materials too (ON DELETE SET NULL);
+            # doing it here keeps the loaded rows right within this transaction.
+            await self.session.execute(
+                update(Material)
+                .where(Material.meeting_id == meeting.id, Material.agenda_item_id.in_([item.id for item in removed]))
+                .values(agenda_item_id=None)
+                .execution_options(synchronize_session="fetch")
+            )
         meeting.agenda_items = new_items
         await self.session.flush()
+        unchanged = before == _item_keys(new_items)
         queued = 0
         if not unchanged and await self._invitations_sent(meeting):
-            queued = await invitations.enqueue_resend_same_sequence(self.session, self.settings, meeting, now=now)
+            settle = timedelta(seconds=self.settings.preparation.agenda_resend_settle_seconds)
+            queued = await invitations.enqueue_resend_same_sequence(self.session, self.settings, meeting, now=now, settle=settle)
         logger.info(
-            "agenda replaced meeting_id=%s items=%d changed=%s invitations=%d",
-            meeting.id, len(new_items), not unchanged, queued,
+            "agenda replaced meeting_id=%s items=%d removed=%d changed=%s invitations=%d",
+            meeting.id, len(new_items), len(removed), not unchanged, queued,
         )
         return agenda_read(meeting, invitations_queued=queued)
 
-    def _clean(self, items: Sequence[AgendaItemIn]) -> list[AgendaItem]:
+    def _merge(self, meeting: Meeting, items: Sequence[AgendaItemWrite]) -> tuple[list[AgendaItem], list[AgendaItem]]:
+        """Return the agenda after the change and the items it no longer has.
+
+        An item sent with the ``id`` of an existing item updates that item in place, so its
+        id, and the materials that refer to it, stay. An item without ``id`` is new. All
+        problems are collected; nothing changes when there is one.
+
+        Raises:
+            ValidationFailed: too many items, an invalid field, or an unknown or repeated id.
+        """
         if len(items) > MAX_AGENDA_ITEMS:
             raise ValidationFailed.field("items", _("at most {count} agenda items", count=MAX_AGENDA_ITEMS))
-        cleaned = []
+        existing = {item.id: item for item in meeting.agenda_items}
+        problems: list[dict[str, str]] = []
+        cleaned: list[tuple[AgendaItem | None, str, str | None]] = []
+        seen: set[uuid.UUID] = set()
         for index, item in enumerate(items):
-            cleaned.append(
-                AgendaItem(
-                    position=index + 1,
-                    title=validation.text(item.title, field=f"items[{index}].title", max_length=300),
-                    presenter=validation.email(item.presenter, field=f"items[{index}].presenter") if item.presenter else None,
-                    duration_minutes=item.duration_minutes,
-                    needs_materials=item.needs_materials,
-                )
-            )
-        return cleaned
+            target = None
+            if item.id is not None:
+                target = existing.get(item.id)
+                if target is None:
+                    problems.append({
+                        "name": f"items[{index}].id",
+                        "reason": _("agenda item {id} not found in this meeting; omit the id to add a new item", id=str(item.id)),
+                    })
+                elif item.id in seen:
+                    problems.append({"name": f"items[{index}].id", "reason": _("agenda item {id} appears more than once; list each item once", id=str(item.id))})
+                seen.add(item.id)
+            title = item.title
+            presenter = None
+            try:
+                title = validation.text(item.title, field=f"items[{index}].title", max_length=300)
+            except ValidationFailed as exc:
+                problems.extend(exc.invalid_params)
+            if item.presenter:
+                try:
+                    presenter = validation.email(item.presenter, field=f"items[{index}].presenter")
+                except ValidationFailed as exc:
+                    problems.extend(exc.invalid_params)
+            cleaned.append((target, title, presenter))
+        if problems:
+            raise ValidationFailed.fields(problems)
+
+        result = []
+        for index, (item, (target, title, presenter)) in enumerate(zip(items, cleaned, strict=True)):
+            entry = target if target is not None else AgendaItem(id=uuid.uuid4())
+            entry.position = index + 1
+            entry.title = title
+            entry.presenter = presenter
+            entry.duration_minutes = item.duration_minutes
+            entry.needs_materials = item.needs_materials
+            result.append(entry)
+        kept = {entry.id for entry in result}
+        removed = [item for item in meeting.agenda_items if item.id not in kept]
+        return result, removed
 
     async def _invitations_sent(self, meeting: Meeting) -> bool:
         statement = select(

@@ -109,6 +109,8 @@ class AgendaEntry:
     title: str
     duration_minutes: int | None
     needs_materials: bool
+    item_id: uuid.UUID | None = None
+    """Id of the agenda item; materials refer to it, so it is what the materials check compares."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,8 @@ class MeetingFacts:
     """(email, role, PARTSTAT) of every attendee."""
     participants: int
     agenda: tuple[AgendaEntry, ...]
-    material_positions: frozenset[int]
+    material_item_ids: frozenset[uuid.UUID]
+    """Agenda items that have at least one material."""
     meeting_materials: int
     bridge: BridgeEntry | None
     room_name: str | None
@@ -204,13 +207,13 @@ def _adapter_settings(bridge: Bridge) -> dict[str, Any]:
 
 async def collect_facts(session: AsyncSession, meeting: Meeting, *, occurrence_starts_at: datetime) -> MeetingFacts:
     """Read the meeting, its materials, room equipment and notification channels."""
-    positions: set[int] = set()
+    item_ids: set[uuid.UUID] = set()
     whole_meeting = 0
-    for position in await session.scalars(select(Material.agenda_position).where(Material.meeting_id == meeting.id)):
-        if position is None:
+    for item_id in await session.scalars(select(Material.agenda_item_id).where(Material.meeting_id == meeting.id)):
+        if item_id is None:
             whole_meeting += 1
         else:
-            positions.add(position)
+            item_ids.add(item_id)
 
     equipment: tuple[EquipmentEntry, ...] = ()
     if meeting.room is not None:
@@ -236,10 +239,10 @@ async def collect_facts(session: AsyncSession, meeting: Meeting, *, occurrence_s
         attendees=tuple((a.email, a.role, a.partstat) for a in meeting.attendees),
         participants=participant_count([a.email for a in meeting.attendees] + [meeting.organiser.email, chair_email]),
         agenda=tuple(
-            AgendaEntry(item.position, item.title, item.duration_minutes, item.needs_materials)
+            AgendaEntry(item.position, item.title, item.duration_minutes, item.needs_materials, item.id)
             for item in sorted(meeting.agenda_items, key=lambda item: item.position)
         ),
-        material_positions=frozenset(positions),
+        material_item_ids=frozenset(item_ids),
         meeting_materials=whole_meeting,
         bridge=BridgeEntry(
             id=bridge.id, name=bridge.name, kind=bridge.kind, capacity=bridge.capacity, active=bridge.active,
@@ -304,10 +307,11 @@ def _check_agenda(facts: MeetingFacts) -> CheckOutcome:
 
 def _check_materials(facts: MeetingFacts) -> CheckOutcome:
     needed = [item for item in facts.agenda if item.needs_materials]
-    missing = [item for item in needed if item.position not in facts.material_positions]
+    missing = [item for item in needed if item.item_id not in facts.material_item_ids]
     data = {
         "needed": [item.position for item in needed],
         "missing": [item.position for item in missing],
+        "missing_item_ids": [str(item.item_id) for item in missing],
         "meeting_materials": facts.meeting_materials,
     }
     if missing:

@@ -116,7 +116,10 @@ class MeetingPreparationController(Controller):
     async def upload_material(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, caller: Person, settings: Settings, meeting_id: uuid.UUID
     ) -> Response[MaterialRead]:
-        """Accept ``multipart/form-data`` with ``file`` and optionally ``agenda_position``.
+        """Accept ``multipart/form-data`` with ``file`` and optionally ``agenda_item_id``.
+
+        ``agenda_position`` is still accepted in place of ``agenda_item_id`` and names the
+        item at that position when the upload arrives.
 
         The size limit (``CONFSVC_PREP_MATERIAL_MAX_BYTES``) is enforced while the body
         streams in, so this route lifts the app-wide JSON body limit.
@@ -132,6 +135,7 @@ class MeetingPreparationController(Controller):
         )
         service = MaterialService(db_session, settings, store=store)
         material = await service.add(meeting_id, upload, caller=caller)
+        position = await service.position_of(material)
         committed = False
         try:
             await db_session.commit()
@@ -139,7 +143,7 @@ class MeetingPreparationController(Controller):
         finally:
             if not committed:
                 await service.discard_stored(material)
-        body = material_read(material, uploader=caller.email)
+        body = material_read(material, uploader=caller.email, agenda_position=position)
         return Response(body, status_code=201, headers={"Location": f"/api/v1/meetings/{meeting_id}/materials/{material.id}"})
 
     @get("/materials", operation_id="listMaterials")
@@ -147,7 +151,7 @@ class MeetingPreparationController(Controller):
         self, db_session: AsyncSession, caller: Person, settings: Settings, meeting_id: uuid.UUID
     ) -> list[MaterialRead]:
         rows = await MaterialService(db_session, settings).list(meeting_id, caller=caller)
-        return [material_read(material, uploader=email) for material, email in rows]
+        return [material_read(material, uploader=email, agenda_position=position) for material, email, position in rows]
 
     @get("/materials/{material_id:uuid}", operation_id="downloadMaterial", media_type="application/octet-stream")
     async def download_material(

@@ -72,19 +72,19 @@ async def load_preparation_demo(session: AsyncSession, settings: Settings, *, no
     for index, meeting in enumerate(meetings):
         # The second room, with its broken display, goes to the last meeting only.
         meeting.room_id = rooms[1].id if index == len(meetings) - 1 else rooms[0].id
-        needing = [item.position for item in meeting.agenda_items if item.needs_materials]
+        needing = [item.id for item in meeting.agenda_items if item.needs_materials]
         if index == 0 and needing:
             summary.unprepared_meeting_id = meeting.id
             continue
-        for position in needing:
-            await _add_material(session, store, meeting, position)
+        for item_id in needing:
+            await _add_material(session, store, meeting, item_id)
             summary.materials += 1
     await session.flush()
     logger.info("preparation demo loaded rooms=%d materials=%d", summary.rooms, summary.materials)
     return summary
 
 
-async def _add_material(session: AsyncSession, store: MaterialStore, meeting: Meeting, position: int) -> None:
+async def _add_material(session: AsyncSession, store: MaterialStore, meeting: Meeting, item_id: uuid.UUID) -> None:
     data = _MATERIAL_TEXT.encode("utf-8")
     material_id = uuid.uuid4()
     key = f"{meeting.id}/{material_id}.md"
@@ -98,7 +98,7 @@ async def _add_material(session: AsyncSession, store: MaterialStore, meeting: Me
         Material(
             id=material_id,
             meeting_id=meeting.id,
-            agenda_position=position,
+            agenda_item_id=item_id,
             filename="本期议题材料.md",
             extension="md",
             content_type=CONTENT_TYPES["md"],

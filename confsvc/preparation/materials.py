@@ -16,7 +16,7 @@ import os
 import unicodedata
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.booking.services import MeetingService, Viewer, can_manage
-from confsvc.db.models import Material, Meeting, Person
+from confsvc.db.models import AgendaItem, Material, Meeting, Person
 from confsvc.errors import NotFound, PermissionDenied, ValidationFailed
 from confsvc.i18n import gettext as _
 from confsvc.preparation.agenda import can_prepare
@@ -156,7 +156,7 @@ async def receive_upload(
     """Parse a multipart/form-data stream with one ``file`` part into a temporary file.
 
     Reading stops as soon as the file exceeds ``max_bytes``. Small text fields (such as
-    ``agenda_position``) are returned in ``fields``.
+    ``agenda_item_id``) are returned in ``fields``.
 
     Raises:
         MaterialTooLarge: the body or the file is larger than allowed.
@@ -232,11 +232,13 @@ async def receive_upload(
     return upload
 
 
-def material_read(material: Material, *, uploader: str | None) -> MaterialRead:
+def material_read(material: Material, *, uploader: str | None, agenda_position: int | None) -> MaterialRead:
+    """Return the API body of ``material``; ``agenda_position`` is the current position of its item."""
     return MaterialRead(
         id=material.id,
         meeting_id=material.meeting_id,
-        agenda_position=material.agenda_position,
+        agenda_item_id=material.agenda_item_id,
+        agenda_position=agenda_position if material.agenda_item_id else None,
         filename=material.filename,
         content_type=material.content_type,
         size_bytes=material.size_bytes,
@@ -270,8 +272,8 @@ class MaterialService:
         stored = False
         try:
             meeting, viewer = await self._meeting(meeting_id, caller)
-            position = self._agenda_position(meeting, upload.fields.get("agenda_position"))
-            if not can_prepare(meeting, viewer) and not self._presents(meeting, viewer, position):
+            agenda_item = self._agenda_item(meeting, upload.fields)
+            if not can_prepare(meeting, viewer) and not self._presents(meeting, viewer, agenda_item):
                 raise PermissionDenied(_("only the organiser, chair, secretary or a presenter may upload materials"))
             filename = _clean_filename(upload.filename)
             extension = extension_of(filename)
@@ -297,7 +299,7 @@ class MaterialService:
         material = Material(
             id=material_id,
             meeting_id=meeting.id,
-            agenda_position=position,
+            agenda_item_id=agenda_item.id if agenda_item is not None else None,
             filename=filename,
             extension=extension,
             content_type=CONTENT_TYPES[extension],
@@ -329,33 +331,58 @@ class MaterialService:
         except MaterialStoreError:
             logger.error("material file left in the store key=%s; remove it by hand", key)
 
-    def _agenda_position(self, meeting: Meeting, raw: str | None) -> int | None:
-        if raw is None or not raw.strip():
+    def _agenda_item(self, meeting: Meeting, fields: Mapping[str, str]) -> AgendaItem | None:
+        """Return the agenda item named by ``agenda_item_id`` or, failing that, ``agenda_position``.
+
+        The id is the reliable choice: a position names whichever item is there at upload time.
+        """
+        raw_id = (fields.get("agenda_item_id") or "").strip()
+        if raw_id:
+            try:
+                item_id = uuid.UUID(raw_id)
+            except ValueError as exc:
+                raise ValidationFailed.field("agenda_item_id", _("invalid agenda item id; give the id of an item of this meeting")) from exc
+            for item in meeting.agenda_items:
+                if item.id == item_id:
+                    return item
+            raise ValidationFailed.field(
+                "agenda_item_id", _("agenda item {id} not found in this meeting; reload the agenda and choose again", id=raw_id)
+            )
+        raw = (fields.get("agenda_position") or "").strip()
+        if not raw:
             return None
         try:
-            position = int(raw.strip())
+            position = int(raw)
         except ValueError as exc:
             raise ValidationFailed.field("agenda_position", _("must be a whole number")) from exc
-        if position not in {item.position for item in meeting.agenda_items}:
-            raise ValidationFailed.field("agenda_position", _("the agenda has no item {position}", position=position))
-        return position
+        for item in meeting.agenda_items:
+            if item.position == position:
+                return item
+        raise ValidationFailed.field("agenda_position", _("the agenda has no item {position}", position=position))
 
     @staticmethod
-    def _presents(meeting: Meeting, viewer: Viewer, position: int | None) -> bool:
-        return any(
-            item.presenter == viewer.email and (position is None or item.position == position)
-            for item in meeting.agenda_items
-        )
+    def _presents(meeting: Meeting, viewer: Viewer, agenda_item: AgendaItem | None) -> bool:
+        if agenda_item is not None:
+            return agenda_item.presenter == viewer.email
+        return any(item.presenter == viewer.email for item in meeting.agenda_items)
 
-    async def list(self, meeting_id: uuid.UUID, *, caller: Person) -> list[tuple[Material, str | None]]:
+    async def position_of(self, material: Material) -> int | None:
+        """Return the current agenda position of the item ``material`` belongs to."""
+        if material.agenda_item_id is None:
+            return None
+        return await self.session.scalar(select(AgendaItem.position).where(AgendaItem.id == material.agenda_item_id))
+
+    async def list(self, meeting_id: uuid.UUID, *, caller: Person) -> list[tuple[Material, str | None, int | None]]:
+        """Return the materials with the uploader's e-mail and their item's current position, in agenda order."""
         meeting, _viewer = await self._meeting(meeting_id, caller)
         rows = await self.session.execute(
-            select(Material, Person.email)
+            select(Material, Person.email, AgendaItem.position)
             .outerjoin(Person, Person.id == Material.uploaded_by_id)
+            .outerjoin(AgendaItem, AgendaItem.id == Material.agenda_item_id)
             .where(Material.meeting_id == meeting.id)
-            .order_by(Material.agenda_position.is_(None), Material.agenda_position, Material.created_at)
+            .order_by(AgendaItem.position.is_(None), AgendaItem.position, Material.created_at)
         )
-        return [(material, email) for material, email in rows.all()]
+        return [(material, email, position) for material, email, position in rows.all()]
 
     async def get(self, meeting_id: uuid.UUID, material_id: uuid.UUID, *, caller: Person) -> Material:
         """Return one material of a meeting the caller can see (organiser, chair, secretary, attendee, admin)."""

@@ -8,20 +8,40 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from confsvc.booking.schemas import AgendaItemIn, AgendaItemRead
+from confsvc.booking.schemas import Email, Title
 
 EquipmentStatus = Literal["ok", "faulty", "out_of_order"]
 CheckStatus = Literal["pass", "warn", "fail"]
 ItemName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
 
+class AgendaItemWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """One item of a replaced agenda; ``id`` names an existing item, a new item has none."""
+
+    title: Title
+    id: uuid.UUID | None = None
+    presenter: Email | None = None
+    duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
+    needs_materials: bool = False
+
+
 class AgendaWrite(msgspec.Struct, forbid_unknown_fields=True):
-    items: list[AgendaItemIn]
+    items: list[AgendaItemWrite]
+
+
+class AgendaItemView(msgspec.Struct):
+    id: uuid.UUID
+    """Stays the same while the item is edited or moved; materials refer to it."""
+    position: int
+    title: str
+    presenter: str | None
+    duration_minutes: int | None
+    needs_materials: bool
 
 
 class AgendaRead(msgspec.Struct):
     meeting_id: uuid.UUID
-    items: list[AgendaItemRead]
+    items: list[AgendaItemView]
     total_minutes: int
     meeting_minutes: int
     warnings: list[str]
@@ -32,7 +52,10 @@ class AgendaRead(msgspec.Struct):
 class MaterialRead(msgspec.Struct):
     id: uuid.UUID
     meeting_id: uuid.UUID
+    agenda_item_id: uuid.UUID | None
+    """The agenda item the file belongs to; None for the whole meeting."""
     agenda_position: int | None
+    """Current position of that item."""
     filename: str
     content_type: str
     size_bytes: int

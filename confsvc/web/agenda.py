@@ -1,7 +1,9 @@
 """The agenda editor form: rows as typed, the row operations and their errors.
 
-The editor is one form with a row per item (``item-<i>-title``, ``-presenter``,
-``-duration``, ``-materials``) and an empty row for a new item (``new-...``). Each submit
+The editor is one form with a row per item (``item-<i>-id``, ``-title``, ``-presenter``,
+``-duration``, ``-materials``) and an empty row for a new item (``new-...``). The hidden
+``id`` field carries the stored item's id through moves and removals, so the saved agenda
+keeps each item, and the materials attached to it, whatever its new position. Each submit
 names one operation in ``op``: ``save``, ``add``, ``up-<i>``, ``down-<i>`` or
 ``remove-<i>``. The operation is applied to the rows as typed and the result replaces
 the stored agenda, so an edit typed before pressing "move up" is saved with the move.
@@ -10,21 +12,22 @@ the stored agenda, so an edit typed before pressing "move up" is saved with the 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from confsvc import validation
-from confsvc.booking.schemas import AgendaItemIn
 from confsvc.db.models import AgendaItem
 from confsvc.errors import ValidationFailed
 from confsvc.i18n import gettext as _
+from confsvc.preparation.schemas import AgendaItemWrite
 from confsvc.web.forms import FormErrors
 
 MAX_ITEM_MINUTES = 1440
 _OPERATION = re.compile(r"^(save|add|up-\d+|down-\d+|remove-\d+)$")
-_SERVICE_PARAM = re.compile(r"^items\[(\d+)\]\.(title|presenter|duration_minutes)$")
-_FORM_FIELD_OF = {"title": "title", "presenter": "presenter", "duration_minutes": "duration"}
+_SERVICE_PARAM = re.compile(r"^items\[(\d+)\]\.(id|title|presenter|duration_minutes)$")
+_FORM_FIELD_OF = {"id": "title", "title": "title", "presenter": "presenter", "duration_minutes": "duration"}
 
 
 @dataclass
@@ -35,6 +38,8 @@ class AgendaRow:
     presenter: str = ""
     duration: str = ""
     needs_materials: bool = False
+    id: str = ""
+    """Id of the stored item; empty for an item not saved yet."""
 
     @property
     def blank(self) -> bool:
@@ -49,6 +54,7 @@ def rows_of(items: Sequence[AgendaItem]) -> list[AgendaRow]:
             presenter=item.presenter or "",
             duration=str(item.duration_minutes) if item.duration_minutes else "",
             needs_materials=item.needs_materials,
+            id=str(item.id),
         )
         for item in sorted(items, key=lambda entry: entry.position)
     ]
@@ -59,7 +65,9 @@ def _row(form: Any, prefix: str) -> AgendaRow:
         value = form.get(f"{prefix}-{name}")
         return value.strip() if isinstance(value, str) else ""
 
-    return AgendaRow(title=one("title"), presenter=one("presenter"), duration=one("duration"), needs_materials=bool(one("materials")))
+    return AgendaRow(
+        title=one("title"), presenter=one("presenter"), duration=one("duration"), needs_materials=bool(one("materials")), id=one("id")
+    )
 
 
 def rows_from_form(form: Any) -> tuple[list[AgendaRow], AgendaRow]:
@@ -69,7 +77,9 @@ def rows_from_form(form: Any) -> tuple[list[AgendaRow], AgendaRow]:
     while f"item-{index}-title" in form:
         rows.append(_row(form, f"item-{index}"))
         index += 1
-    return rows, _row(form, "new")
+    new_row = _row(form, "new")
+    new_row.id = ""
+    return rows, new_row
 
 
 def apply_operation(rows: list[AgendaRow], new_row: AgendaRow, operation: str) -> list[AgendaRow]:
@@ -100,7 +110,7 @@ def apply_operation(rows: list[AgendaRow], new_row: AgendaRow, operation: str) -
     return result
 
 
-def items_from_rows(rows: Sequence[AgendaRow]) -> list[AgendaItemIn]:
+def items_from_rows(rows: Sequence[AgendaRow]) -> list[AgendaItemWrite]:
     """Check every row with the agenda service's rules and build the items.
 
     All problems are collected, each named after its form field (``item-2-duration``).
@@ -112,6 +122,12 @@ def items_from_rows(rows: Sequence[AgendaRow]) -> list[AgendaItemIn]:
     items = []
     for index, row in enumerate(rows):
         field = f"item-{index}"
+        item_id = None
+        if row.id:
+            try:
+                item_id = uuid.UUID(row.id)
+            except ValueError:
+                problems.append({"name": f"{field}-title", "reason": _("the agenda item id in the form is invalid; reload the page and try again")})
         try:
             title = validation.text(row.title, field=f"{field}-title", max_length=300)
         except ValidationFailed as exc:
@@ -134,7 +150,9 @@ def items_from_rows(rows: Sequence[AgendaRow]) -> list[AgendaItemIn]:
                     {"name": f"{field}-duration", "reason": _("give the duration in whole minutes from 1 to {limit}", limit=MAX_ITEM_MINUTES)}
                 )
                 duration = None
-        items.append(AgendaItemIn(title=title, presenter=presenter, duration_minutes=duration, needs_materials=row.needs_materials))
+        items.append(
+            AgendaItemWrite(id=item_id, title=title, presenter=presenter, duration_minutes=duration, needs_materials=row.needs_materials)
+        )
     if problems:
         raise ValidationFailed.fields(problems)
     return items

@@ -36,7 +36,9 @@ class MaterialView:
     filename: str
     url: str
     size_bytes: int
+    agenda_item_id: uuid.UUID | None
     agenda_position: int | None
+    """Current position of the item the file belongs to."""
     uploaded_by: str | None
     uploaded_at: datetime
     deletable: bool
@@ -63,12 +65,13 @@ async def material_views(db_session: AsyncSession, page: Page, meeting: Meeting,
             filename=material.filename,
             url=f"/meetings/{meeting.id}/materials/{material.id}",
             size_bytes=material.size_bytes,
-            agenda_position=material.agenda_position,
+            agenda_item_id=material.agenda_item_id,
+            agenda_position=position,
             uploaded_by=email,
             uploaded_at=material.created_at,
             deletable=deletable,
         )
-        for material, email in rows
+        for material, email, position in rows
     ]
 
 
@@ -133,8 +136,10 @@ async def spool_form_file(form: Any, *, incoming: Path, max_bytes: int) -> Uploa
         await upload.close()
         if not complete:
             path.unlink(missing_ok=True)
-    position = form.get("agenda_position")
-    fields = {"agenda_position": position if isinstance(position, str) else ""}
+    fields = {}
+    for name in ("agenda_item_id", "agenda_position"):
+        value = form.get(name)
+        fields[name] = value if isinstance(value, str) else ""
     return UploadedFile(path=path, filename=upload.filename, size_bytes=size, sha256=digest.hexdigest(), fields=fields)
 
 

@@ -77,7 +77,9 @@ class PreparationPages(Controller):
             return page.redirect(f"/meetings/{meeting_id}?agenda=saved#agenda")
         meeting = await MeetingService(db_session, page.settings).get(meeting_id, Viewer.of(person))
         editor = agenda_context(meeting, Viewer.of(person), saved=True, invitations_queued=result.invitations_queued)
-        return page.render("_agenda_editor.html", m=meeting, **editor)
+        # The materials section names items by title and position, so it is swapped in too.
+        materials = await materials_context(db_session, page, meeting, person)
+        return page.render("_agenda_editor.html", m=meeting, **editor, **materials, materials_oob=True)
 
     @post(
         "/materials", operation_id="webMaterialUpload", request_max_body_size=None,
@@ -99,7 +101,7 @@ class PreparationPages(Controller):
                     await service.discard_stored(material)
         except ValidationFailed as exc:
             await db_session.rollback()
-            errors = errors_from_validation(exc, known={"file", "agenda_position"})
+            errors = errors_from_validation(exc, known={"file", "agenda_item_id", "agenda_position"})
             meeting = await MeetingService(db_session, page.settings).get(meeting_id, Viewer.of(person))
             section = await materials_context(db_session, page, meeting, person, errors=errors)
             logger.info("web material rejected meeting_id=%s person_id=%s status=%d", meeting_id, person.id, exc.status_code)

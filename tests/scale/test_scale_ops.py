@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update

@@ -16,7 +16,7 @@ from confsvc.db.engine import create_engine, create_session_factory
 from confsvc.directory.services import TOKEN_PREFIX, DirectoryService, hash_password
 from confsvc.security.audit import record_audit
 from confsvc.settings import SecuritySettings, Settings
-from tests.conftest import Account, create_account, make_settings
+from tests.conftest import Account, create_account
 from tests.security.conftest import SECRET_TITLE, World
 
 PASSWORD = "correct horse battery staple"

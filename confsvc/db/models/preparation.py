@@ -39,8 +39,12 @@ class Material(Base):
     __tablename__ = "material"
 
     meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
-    agenda_position: Mapped[int | None]
-    """Position of the agenda item the file belongs to; None for the whole meeting."""
+    agenda_item_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agenda_item.id", ondelete="SET NULL"), index=True)
+    """The agenda item the file belongs to; None for the whole meeting.
+
+    The item's id stays the same when the agenda is reordered or edited. When the item
+    is removed, the file stays as a material of the whole meeting.
+    """
     filename: Mapped[str] = mapped_column(String(255))
     extension: Mapped[str] = mapped_column(String(16))
     content_type: Mapped[str] = mapped_column(String(120))
