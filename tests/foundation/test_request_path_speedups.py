@@ -275,7 +275,7 @@ async def test_concurrent_first_minutes_saves(api: AsyncTestClient, settings: Se
 
 
 async def test_booking_with_colleague_of_cached_caller(api: AsyncTestClient, settings: Settings, admin: Account) -> None:
-    # The cached caller carries a detached copy of its department; booking with a chair
+    # The cached caller carries a detached copy of its department. Booking with a chair
     # and a secretary of the same department loads that department into the session too.
     engine = create_engine(settings.database)
     try:

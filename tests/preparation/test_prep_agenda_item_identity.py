@@ -68,7 +68,8 @@ async def test_materials_follow_item_through_edits(
         {"id": topic["id"], "title": "本期议题讨论", "duration_minutes": 30, "needs_materials": True},
     ])
     budget, moved = second["items"]
-    assert moved["id"] == topic["id"] and moved["position"] == 2
+    assert moved["id"] == topic["id"]
+    assert moved["position"] == 2
     assert budget["id"] not in (follow_up["id"], topic["id"])
 
     rows = await materials(client, cast, mid)
@@ -97,7 +98,8 @@ async def test_materials_follow_item_through_edits(
     assert check["status"] == "fail"
     assert check["data"]["missing"] == [2]
     assert check["data"]["missing_item_ids"] == [budget["id"]]
-    assert "2. 预算审批" in check["detail"] and "本期议题" not in check["detail"]
+    assert "2. 预算审批" in check["detail"]
+    assert "本期议题" not in check["detail"]
 
 
 async def test_bad_item_id_changes_nothing(
@@ -164,7 +166,7 @@ async def test_migration_maps_positions_to_ids(
         position = "SELECT agenda_position FROM material WHERE id = :material"
         assert await scalar(position, material=uuid.UUID(on_item["id"])) == 2
         assert await scalar(position, material=uuid.UUID(whole["id"])) is None
-        # A position that no item holds any more, as the old code could leave behind.
+        # A position that no item has any more, as the old code could leave behind.
         stray = uuid.uuid4()
         await scalar(
             "INSERT INTO material (id, meeting_id, agenda_position, filename, extension, content_type, size_bytes, sha256,"
