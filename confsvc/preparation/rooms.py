@@ -127,9 +127,12 @@ class RoomService:
     ) -> list[RoomEquipment]:
         seen: set[str] = set()
         rows = []
+        today = self.today()
         for index, item in enumerate(items):
             if item.item in seen:
                 raise ValidationFailed.field(f"equipment[{index}].item", _("{item} is listed twice", item=item.item))
+            if item.inspected_on is not None and item.inspected_on > today:
+                raise ValidationFailed.field(f"equipment[{index}].inspected_on", _("the inspection day lies in the future"))
             seen.add(item.item)
             row = existing.get(item.item) or RoomEquipment(room_id=room_id, item=item.item)
             row.status = item.status
@@ -150,8 +153,10 @@ class RoomService:
     async def report_fault(self, room_id: uuid.UUID, item: str, *, note: str | None) -> tuple[Room, list[RoomEquipment]]:
         """Mark ``item`` out of order until it is repaired (the caller commits)."""
         row = await self._item(room_id, item)
+        if not (note or "").strip():
+            raise ValidationFailed.field("note", _("describe the fault, for example what does not work"))
         row.status = "out_of_order"
-        row.note = validation.text(note, field="note", max_length=1000, required=False, multiline=True) if note else None
+        row.note = validation.text(note, field="note", max_length=1000, required=True, multiline=True)
         await self.session.flush()
         logger.info("equipment fault reported room_id=%s item=%s", room_id, item)
         return await self.get(room_id)
