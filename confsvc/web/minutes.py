@@ -418,7 +418,8 @@ class MinutesPages(Controller):
             "details": ATTENDANCE_DETAIL,
             "fields": _fields_of(warnings, FormRows()),
             "typed": None,
-            "chosen_cosigners": [],
+            # Minutes returned by the chair keep their co-signers ticked for the resubmission.
+            "chosen_cosigners": [entry.email for entry in minutes.cosignatures],
             "start_clock": minutes.actual_start.astimezone(zone).strftime("%H:%M") if minutes.actual_start else "",
             "end_clock": minutes.actual_end.astimezone(zone).strftime("%H:%M") if minutes.actual_end else "",
             "choices": ATTENDANCE_CHOICES,

@@ -57,6 +57,28 @@ def console_form(csrf: str, people: People, **extra: object) -> dict[str, object
     return form
 
 
+async def test_web_returned_minutes_keep_cosigners(
+    minutes_client: AsyncTestClient, pdf_free_settings: Settings, people: People, bridge_id: uuid.UUID
+) -> None:
+    meeting_id = await add_meeting(
+        pdf_free_settings, organiser=people.organiser.email, chair=people.member.email, secretary=people.secretary.email,
+        attendees=[people.member.email, people.other.email], title="经营例会", starts_in=timedelta(hours=2),
+    )
+    console = f"/minutes/{meeting_id}"
+    csrf = await sign_in(minutes_client, people.secretary.email)
+    submitted = await minutes_client.post(f"{console}/submit", data=console_form(csrf, people, cosigner=people.other.email), follow_redirects=False)
+    assert submitted.status_code == 303, submitted.text
+
+    csrf = await sign_in(minutes_client, people.member.email)  # the chair
+    returned = await minutes_client.post(f"{console}/return", data={"csrf_token": csrf, "comment": "请补充决议"}, follow_redirects=False)
+    assert returned.status_code in (200, 303), returned.text
+
+    await sign_in(minutes_client, people.secretary.email)
+    page = await minutes_client.get(console)
+    assert 'data-status="draft"' in page.text
+    assert f'name="cosigner" value="{people.other.email}" checked' in page.text
+
+
 async def test_web_cosign_approve_and_distribute(
     minutes_client: AsyncTestClient, pdf_free_settings: Settings, people: People, bridge_id: uuid.UUID
 ) -> None:
