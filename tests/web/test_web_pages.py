@@ -53,3 +53,15 @@ async def test_web_favicon_redirects_to_svg(web_client: AsyncTestClient) -> None
     assert icon.headers["location"] == "/static/web/favicon.svg"
     assert svg.status_code == 200
     assert svg.headers["content-type"].startswith("image/svg+xml")
+
+
+async def test_web_minutes_link_for_every_member(web_client: AsyncTestClient, people: People) -> None:
+    # Chairs and co-signers are ordinary members, and their approvals are on /minutes.
+    await sign_in(web_client, people.member.email)
+
+    page = await web_client.get("/meetings")
+
+    assert page.status_code == 200
+    assert 'href="/minutes"' in page.text
+    listing = await web_client.get("/minutes")
+    assert listing.status_code == 200
