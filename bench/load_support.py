@@ -121,7 +121,7 @@ def build_request(method: str, path: str, *, token: str, params: dict[str, objec
 
 @dataclass
 class Seed:
-    """Ids created before a run: bridges to book on and meetings to answer and minute."""
+    """Ids created before a run: bridges to book on, and meetings to reply to and write minutes for."""
 
     bridges: list[str]
     reply_meetings: list[dict[str, str]]

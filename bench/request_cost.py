@@ -7,7 +7,7 @@ Usage (from the repository root, with the virtual environment active):
     python bench/request_cost.py --database ... --profile var/bench-load/run.pyisession
 
 A scratch database is created next to ``--database`` and dropped afterwards. One
-``confsvc serve --no-scheduler`` process answers; with ``--profile`` it runs under
+``confsvc serve --no-scheduler`` process serves the requests. With ``--profile`` it runs under
 pyinstrument, which writes its call tree to the given file when the process stops (a
 ``.pyisession`` file can be rendered again with ``pyinstrument --load FILE``).
 Prints the p50 and p99 latency in ms of each request kind and the server's CPU time

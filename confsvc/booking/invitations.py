@@ -274,14 +274,11 @@ async def enqueue_request(
         )
 
 
-RESEND_SETTLE = timedelta(minutes=2)
-"""How long a same-SEQUENCE resend waits, so that a burst of agenda edits sends one update."""
-
 _RESEND_KEY_PREFIX = "resend:"
 
 
 async def enqueue_resend_same_sequence(
-    session: AsyncSession, settings: Settings, meeting: Meeting, *, now: datetime | None = None, settle: timedelta = RESEND_SETTLE
+    session: AsyncSession, settings: Settings, meeting: Meeting, *, settle: timedelta, now: datetime | None = None
 ) -> int:
     """Queue the meeting as it is now to every recipient and CalDAV copy, at the same SEQUENCE.
 

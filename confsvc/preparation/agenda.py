@@ -89,7 +89,7 @@ def agenda_read(meeting: Meeting, *, invitations_queued: int = 0) -> AgendaRead:
 
 
 def _item_keys(items: Sequence[AgendaItem]) -> list[tuple[object, ...]]:
-    """What the invitations show of the agenda, in agenda order."""
+    """Return the agenda fields that invitations show, in agenda order."""
     return [
         (item.position, item.title, item.presenter, item.duration_minutes, item.needs_materials)
         for item in sorted(items, key=lambda item: item.position)

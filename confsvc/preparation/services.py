@@ -53,15 +53,19 @@ class CheckService:
     async def latest(self, meeting_id: uuid.UUID, *, caller: Person) -> CheckRun:
         """Return the newest run of a meeting the caller can see; ``NotFound`` when none ran yet."""
         meeting = await MeetingService(self.session, self.settings).get(meeting_id, Viewer.of(caller))
-        run = await self.session.scalar(
-            select(CheckRun)
-            .where(CheckRun.meeting_id == meeting.id)
-            .order_by(CheckRun.started_at.desc(), CheckRun.id.desc())
-            .limit(1)
-        )
+        run = await self.newest_run(meeting.id)
         if run is None:
             raise NotFound("check run", meeting_id)
         return run
+
+    async def newest_run(self, meeting_id: uuid.UUID) -> CheckRun | None:
+        """Return the newest run of the meeting, without checking who may see it."""
+        return await self.session.scalar(
+            select(CheckRun)
+            .where(CheckRun.meeting_id == meeting_id)
+            .order_by(CheckRun.started_at.desc(), CheckRun.id.desc())
+            .limit(1)
+        )
 
     async def run_now(self, meeting_id: uuid.UUID, *, caller: Person, now: datetime | None = None) -> CheckRun:
         """Run the checks for the next active occurrence and queue notices when any fails or warns.

@@ -13,14 +13,13 @@ from typing import Any
 from litestar import Controller, post
 from litestar.di import Provide
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from confsvc.booking.services import MeetingService, Viewer
-from confsvc.db.models import CheckRun, Meeting, Person
+from confsvc.db.models import Meeting, Person
 from confsvc.i18n import gettext
-from confsvc.preparation.checks import result_detail
 from confsvc.preparation.agenda import can_prepare
+from confsvc.preparation.checks import result_detail
 from confsvc.preparation.services import CheckService
 from confsvc.web.pages import Page, provide_page
 
@@ -42,9 +41,7 @@ async def checks_context(db_session: AsyncSession, page: Page, meeting: Meeting,
     """Return the latest check run of ``meeting`` for the template, when ``person`` may run checks."""
     if not can_prepare(meeting, Viewer.of(person)):
         return {"checks": None}
-    run = await db_session.scalar(
-        select(CheckRun).where(CheckRun.meeting_id == meeting.id).order_by(CheckRun.started_at.desc(), CheckRun.id.desc()).limit(1)
-    )
+    run = await CheckService(db_session, page.settings).newest_run(meeting.id)
     rows = []
     if run is not None:
         for result in sorted(run.results, key=lambda r: r.position):
